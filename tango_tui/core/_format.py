@@ -1,0 +1,246 @@
+"""The on-disk format of a local workspace: paths, versioned records, atomic writes.
+
+Layout (``ROOT`` is the workspace directory)::
+
+    ROOT/tango-tui.json                 {"format": "tango-tui.workspace", "version": 1}
+    ROOT/cache/<uid>/step.json          the step's record (StepInfo), atomic
+    ROOT/cache/<uid>/lock               flock held by the process executing the step
+    ROOT/cache/<uid>/progress.json      progress of the running attempt (atomic, rate-limited)
+    ROOT/cache/<uid>/logs/<NNN>.log     the step's own log, one file per attempt
+    ROOT/cache/<uid>/work/              persistent work directory (``Workspace.work_dir``)
+    ROOT/cache/<uid>/result/            the result files (data.json or data.pkl, ...)
+    ROOT/cache/<uid>/result.json        completeness marker, written after the result
+    ROOT/runs/<name>/run.json           the run record (Run + a RunStep row per step), atomic
+    ROOT/runs/<name>/out.log            the run's log (``capture_logs_for_run``)
+    ROOT/runs/<name>/<step name>        relative symlink -> ../../cache/<uid>, one per target
+    ROOT/runs/<name>/steps/<uid>/       logs and progress of the run's uncacheable steps
+    ROOT/latest                         relative symlink -> runs/<newest run>
+
+Every JSON record is an object with ``"format"`` and ``"version"`` keys; a reader refuses an
+unknown format or a newer version with a :class:`RecordError` naming the path. Records are written
+to a uniquely named temporary file in the same directory, fsynced, then ``os.replace``-d over the
+old one, so a reader sees the old record or the new one, never a torn one.
+
+A monitor learns what changed from file events alone: ``runs/`` gains a directory per new run,
+``run.json`` is replaced on each run-level change, ``cache/<uid>/step.json`` on each step
+transition, and logs only grow (a new attempt is a new file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ._errors import RecordError
+
+FORMAT_VERSION = 1
+"""The version of every record this code writes. Readers accept versions <= this."""
+
+WORKSPACE_FORMAT = "tango-tui.workspace"
+STEP_FORMAT = "tango-tui.step"
+RUN_FORMAT = "tango-tui.run"
+RESULT_FORMAT = "tango-tui.result"
+PROGRESS_FORMAT = "tango-tui.progress"
+
+MARKER_FILE = "tango-tui.json"
+CACHE_DIR = "cache"
+RUNS_DIR = "runs"
+LATEST_LINK = "latest"
+STEP_RECORD = "step.json"
+STEP_LOCK = "lock"
+PROGRESS_FILE = "progress.json"
+LOGS_DIR = "logs"
+WORK_DIR = "work"
+RESULT_DIR = "result"
+RESULT_MARKER = "result.json"
+RUN_RECORD = "run.json"
+RUN_LOG = "out.log"
+RUN_STEPS_DIR = "steps"
+TMP_PREFIX = ".tmp-"
+
+
+class Layout:
+    """Where each file of a local workspace lives. Pure path arithmetic: touches nothing."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+
+    @property
+    def marker(self) -> Path:
+        """The workspace marker file."""
+        return self.root / MARKER_FILE
+
+    @property
+    def cache_dir(self) -> Path:
+        """Directory holding one subdirectory per step."""
+        return self.root / CACHE_DIR
+
+    @property
+    def runs_dir(self) -> Path:
+        """Directory holding one subdirectory per run."""
+        return self.root / RUNS_DIR
+
+    @property
+    def latest(self) -> Path:
+        """Symlink to the newest run's directory."""
+        return self.root / LATEST_LINK
+
+    def step_dir(self, unique_id: str) -> Path:
+        """A step's directory in the cache."""
+        return self.cache_dir / unique_id
+
+    def step_record(self, unique_id: str) -> Path:
+        """A step's record (StepInfo)."""
+        return self.step_dir(unique_id) / STEP_RECORD
+
+    def step_lock(self, unique_id: str) -> Path:
+        """The lock file held while the step executes."""
+        return self.step_dir(unique_id) / STEP_LOCK
+
+    def step_progress(self, unique_id: str) -> Path:
+        """Progress of a cacheable step's running attempt."""
+        return self.step_dir(unique_id) / PROGRESS_FILE
+
+    def step_logs_dir(self, unique_id: str) -> Path:
+        """Directory of a cacheable step's per-attempt logs."""
+        return self.step_dir(unique_id) / LOGS_DIR
+
+    def step_log(self, unique_id: str, attempt: int) -> Path:
+        """A cacheable step's log for one attempt."""
+        return self.step_logs_dir(unique_id) / f"{attempt:03d}.log"
+
+    def step_work_dir(self, unique_id: str) -> Path:
+        """A step's persistent work directory."""
+        return self.step_dir(unique_id) / WORK_DIR
+
+    def result_dir(self, unique_id: str) -> Path:
+        """Directory holding a step's result files."""
+        return self.step_dir(unique_id) / RESULT_DIR
+
+    def result_marker(self, unique_id: str) -> Path:
+        """Written after the result: its presence means the result is whole."""
+        return self.step_dir(unique_id) / RESULT_MARKER
+
+    def run_dir(self, name: str) -> Path:
+        """A run's directory."""
+        return self.runs_dir / name
+
+    def run_record(self, name: str) -> Path:
+        """A run's record."""
+        return self.run_dir(name) / RUN_RECORD
+
+    def run_log(self, name: str) -> Path:
+        """A run's log."""
+        return self.run_dir(name) / RUN_LOG
+
+    def run_step_dir(self, name: str, unique_id: str) -> Path:
+        """Where a run keeps logs and progress of an uncacheable step."""
+        return self.run_dir(name) / RUN_STEPS_DIR / unique_id
+
+    def relative(self, path: str | os.PathLike[str]) -> str:
+        """``path`` relative to the workspace root, as stored in records."""
+        return os.path.relpath(os.fspath(path), self.root)
+
+    def resolve(self, relative: str) -> Path:
+        """The absolute path of a path stored relative to the root (refuses escapes)."""
+        candidate = (self.root / relative).resolve()
+        root = self.root.resolve()
+        if candidate != root and root not in candidate.parents:
+            raise RecordError(self.root / relative, "path escapes the workspace directory")
+        return candidate
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix.
+
+    The data goes to a uniquely named temporary file in the same directory, is flushed (and
+    fsynced unless ``fsync=False``), then renamed over ``path``. On any error the temporary file
+    is removed and the old file is left untouched.
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def dump_record(kind: str, body: dict[str, Any]) -> bytes:
+    """Encode a record body under a versioned envelope."""
+    doc = {"format": kind, "version": FORMAT_VERSION}
+    doc.update(body)
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def write_record(
+    path: str | os.PathLike[str], kind: str, body: dict[str, Any], *, fsync: bool = True
+) -> None:
+    """Atomically write a versioned JSON record."""
+    atomic_write_bytes(path, dump_record(kind, body), fsync=fsync)
+
+
+def parse_record(path: str | os.PathLike[str], raw: bytes, kind: str) -> dict[str, Any]:
+    """Decode and check a record read from ``path``.
+
+    Raises:
+        RecordError: empty, not UTF-8, not JSON, not an object, wrong format, newer version.
+    """
+    if not raw.strip():
+        raise RecordError(path, "record is empty")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RecordError(path, "record is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise RecordError(path, f"record is not valid JSON (torn or garbage): {e.msg} at {e.pos}") from None
+    if not isinstance(doc, dict):
+        raise RecordError(path, f"record is a JSON {type(doc).__name__}, not an object")
+    fmt = doc.get("format")
+    if fmt != kind:
+        raise RecordError(path, f"record format is {fmt!r}, expected {kind!r}")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RecordError(path, f"record has no integer version (got {version!r})")
+    if version > FORMAT_VERSION:
+        raise RecordError(
+            path, f"record version {version} is newer than this tango-tui understands ({FORMAT_VERSION})"
+        )
+    if version < 1:
+        raise RecordError(path, f"record version {version} is not a valid version")
+    return doc
+
+
+def read_record(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
+    """Read and check a versioned record.
+
+    Raises:
+        FileNotFoundError: The record does not exist (callers decide if that is an error).
+        RecordError: It exists but cannot be used; the message names the path and the problem.
+    """
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise RecordError(path, "is a directory where a record file belongs") from None
+    except PermissionError:
+        raise RecordError(path, "permission denied") from None
+    except NotADirectoryError:
+        raise RecordError(path, "a file stands where a directory belongs") from None
+    except OSError as e:
+        raise RecordError(path, f"cannot read record: {e.strerror or e}") from None
+    return parse_record(path, raw, kind)

@@ -1,0 +1,507 @@
+"""Plain data: step states, step records (:class:`StepInfo`), runs (:class:`Run`).
+
+Everything here is data only. ``to_json_dict`` / ``from_json_dict`` give the JSON form that the
+local workspace stores on disk (inside a versioned envelope, see :mod:`tango_tui.core._format`).
+Datetimes are timezone-aware UTC and serialise as ISO 8601 strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any
+
+
+class StepState(str, Enum):
+    """The state of a step, derived from its record as Tango derives it.
+
+    ``CRASHED`` is ours: a step recorded as running whose owning process is verifiably gone
+    (killed, OOM, reboot). It may be started again, like FAILED and INCOMPLETE.
+    """
+
+    INCOMPLETE = "incomplete"
+    """Not run yet, or its earlier attempt left nothing (never started)."""
+    RUNNING = "running"
+    """Started and not finished; its owner is alive (or cannot be checked from here)."""
+    COMPLETED = "completed"
+    """Finished and its result is in the cache."""
+    FAILED = "failed"
+    """Finished with an exception."""
+    UNCACHEABLE = "uncacheable"
+    """Finished, but its result is not kept."""
+    CRASHED = "crashed"
+    """Recorded as running, but the process that ran it is dead."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RunStatus(str, Enum):
+    """The overall status of a run."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INCOMPLETE = "incomplete"
+    CRASHED = "crashed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class StepReason(str, Enum):
+    """Why a step of a run did or did not execute in that run."""
+
+    PENDING = "pending"
+    """Not decided yet (the run is still going)."""
+    RAN = "ran"
+    """Executed in this run (its state says how it ended)."""
+    CACHED = "cached"
+    """Its result was already in the cache from an earlier run (or another process)."""
+    DEPENDENCY_FAILED = "dependency failed"
+    """Not run because a step it depends on failed (``RunStep.blocked_by`` names it)."""
+    NOT_REACHED = "not reached"
+    """The run ended (or crashed) before getting to it."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def utc_now() -> datetime:
+    """The current time as a timezone-aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+def dt_to_json(value: datetime | None) -> str | None:
+    """Serialise a datetime as ISO 8601 (naive datetimes are taken to be UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.isoformat()
+
+
+def dt_from_json(value: Any) -> datetime | None:
+    """Parse an ISO 8601 string written by :func:`dt_to_json`; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+@dataclass(frozen=True)
+class GitMetadata:
+    """Where the code that ran a step came from."""
+
+    commit: str | None = None
+    """The commit hash of the working directory's repository, if any."""
+    remote: str | None = None
+    """The URL of the ``origin`` remote, if any."""
+    dirty: bool | None = None
+    """Whether the working tree had uncommitted changes."""
+
+
+@dataclass(frozen=True)
+class PlatformMetadata:
+    """The machine a step ran on."""
+
+    host: str | None = None
+    """Host name."""
+    user: str | None = None
+    """User name."""
+    operating_system: str | None = None
+    """``platform.platform()``."""
+    cpu_count: int | None = None
+    """Number of CPUs."""
+
+
+@dataclass(frozen=True)
+class EnvironmentMetadata:
+    """The software environment a step ran in."""
+
+    python: str | None = None
+    """Python version."""
+    executable: str | None = None
+    """Path of the Python interpreter."""
+    command: str | None = None
+    """The command line of the process."""
+    root: str | None = None
+    """The working directory."""
+    git: GitMetadata | None = None
+    """Source control information, if the working directory is a git checkout."""
+    packages: dict[str, str] | None = None
+    """Installed distributions and versions, when recorded."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The process that is executing (or executed) a step; used to tell a dead step from a live one."""
+
+    host: str
+    """Host name of the machine."""
+    pid: int
+    """Process id."""
+    pid_start: int | None = None
+    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22)."""
+    boot_id: str | None = None
+    """``/proc/sys/kernel/random/boot_id`` of the machine: a reboot changes it."""
+
+
+def _from_dict(cls: type, data: Any) -> Any:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    if cls is EnvironmentMetadata and kwargs.get("git") is not None:
+        kwargs["git"] = _from_dict(GitMetadata, kwargs["git"])
+    return cls(**kwargs)
+
+
+@dataclass
+class StepInfo:
+    """Everything known about one step: identity, timings, outcome and where it ran.
+
+    The fields are Tango's, plus ``traceback``, ``owner``, ``attempt``, ``log_file`` and
+    ``crashed``. ``state`` is derived from them as Tango derives it.
+    """
+
+    unique_id: str
+    """The step's unique id (``ClassName-VERSION-hash``)."""
+    step_class_name: str
+    """Name of the :class:`~tango_tui.core.Step` subclass."""
+    step_name: str | None = None
+    """The step's name in the run that created the record, if it had one."""
+    version: str | None = None
+    """The step class's ``VERSION``."""
+    dependencies: frozenset[str] = frozenset()
+    """Unique ids of the steps this step depends on."""
+    cacheable: bool = True
+    """Whether the result is kept in the step cache."""
+    start_time: datetime | None = None
+    """When the latest attempt started (UTC)."""
+    end_time: datetime | None = None
+    """When the latest attempt ended (UTC)."""
+    error: str | None = None
+    """The exception of a failed attempt, as ``Type: message``."""
+    traceback: str | None = None
+    """The full formatted traceback of a failed attempt."""
+    result_location: str | None = None
+    """Where the result is stored (a path or URL), once completed."""
+    config: dict[str, Any] | None = None
+    """The step's arguments in JSON form (other steps appear as ``{"type": "ref", "ref": uid}``)."""
+    metadata: dict[str, Any] | None = None
+    """Free-form metadata the step attached to itself."""
+    platform: PlatformMetadata | None = None
+    """The machine the latest attempt ran on."""
+    environment: EnvironmentMetadata | None = None
+    """The software environment of the latest attempt."""
+    owner: Owner | None = None
+    """The process running the latest attempt (kept after it ends, for the record)."""
+    attempt: int = 0
+    """How many times the step has been started (1 for the first execution)."""
+    log_file: str | None = None
+    """The latest attempt's own log file, relative to the workspace root."""
+    crashed: str | None = field(default=None, compare=False)
+    """Set by a reader (never stored) when the record says running but the owner is dead."""
+
+    @property
+    def state(self) -> StepState:
+        """The state, derived from the record as Tango derives it (plus CRASHED)."""
+        if self.start_time is None and self.end_time is None and self.error is None:
+            return StepState.INCOMPLETE
+        if self.end_time is None and self.error is None:
+            return StepState.CRASHED if self.crashed else StepState.RUNNING
+        if self.error is not None:
+            return StepState.FAILED
+        if self.start_time is None:
+            return StepState.INCOMPLETE
+        return StepState.COMPLETED if self.cacheable else StepState.UNCACHEABLE
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long the latest attempt took, or ``None`` while it has not ended."""
+        if self.start_time is None or self.end_time is None:
+            return None
+        return self.end_time - self.start_time
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The record as JSON-compatible data (``crashed`` is not part of it)."""
+        out: dict[str, Any] = {
+            "unique_id": self.unique_id,
+            "step_class_name": self.step_class_name,
+            "step_name": self.step_name,
+            "version": self.version,
+            "dependencies": sorted(self.dependencies),
+            "cacheable": self.cacheable,
+            "start_time": dt_to_json(self.start_time),
+            "end_time": dt_to_json(self.end_time),
+            "error": self.error,
+            "traceback": self.traceback,
+            "result_location": self.result_location,
+            "config": self.config,
+            "metadata": self.metadata,
+            "platform": dataclasses.asdict(self.platform) if self.platform else None,
+            "environment": dataclasses.asdict(self.environment) if self.environment else None,
+            "owner": dataclasses.asdict(self.owner) if self.owner else None,
+            "attempt": self.attempt,
+            "log_file": self.log_file,
+        }
+        return out
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> StepInfo:
+        """Rebuild a record from :meth:`to_json_dict` output.
+
+        Raises:
+            ValueError: If a field has the wrong type or a required field is missing.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"expected an object, got {type(data).__name__}")
+        try:
+            uid = data["unique_id"]
+            cls_name = data["step_class_name"]
+        except KeyError as e:
+            raise ValueError(f"missing field {e.args[0]!r}") from None
+        if not isinstance(uid, str) or not isinstance(cls_name, str):
+            raise ValueError("unique_id and step_class_name must be strings")
+        deps = data.get("dependencies") or []
+        if not isinstance(deps, list | tuple | set | frozenset):
+            raise ValueError("dependencies must be a list")
+        owner = data.get("owner")
+        return cls(
+            unique_id=uid,
+            step_class_name=cls_name,
+            step_name=data.get("step_name"),
+            version=data.get("version"),
+            dependencies=frozenset(str(d) for d in deps),
+            cacheable=bool(data.get("cacheable", True)),
+            start_time=dt_from_json(data.get("start_time")),
+            end_time=dt_from_json(data.get("end_time")),
+            error=data.get("error"),
+            traceback=data.get("traceback"),
+            result_location=data.get("result_location"),
+            config=data.get("config"),
+            metadata=data.get("metadata"),
+            platform=_from_dict(PlatformMetadata, data.get("platform")),
+            environment=_from_dict(EnvironmentMetadata, data.get("environment")),
+            owner=_from_dict(Owner, owner) if owner else None,
+            attempt=int(data.get("attempt") or 0),
+            log_file=data.get("log_file"),
+        )
+
+
+@dataclass
+class RunStep:
+    """One step as a run sees it: a summary row kept in the run's own record.
+
+    The run record keeps one of these for every step of the run (targets and their
+    dependencies), so a listing can count states without opening every step record.
+    """
+
+    unique_id: str
+    """The step's unique id."""
+    name: str
+    """The step's name in this run (an unnamed dependency gets its unique id)."""
+    step_class_name: str
+    """Name of the step class."""
+    target: bool = False
+    """Whether the user asked for this step (as opposed to it being a dependency)."""
+    dependencies: tuple[str, ...] = ()
+    """Unique ids of the steps it depends on."""
+    cacheable: bool = True
+    """Whether its result is cached."""
+    state: StepState = StepState.INCOMPLETE
+    """Its state as last seen by the run's executor."""
+    reason: StepReason = StepReason.PENDING
+    """Why it did or did not run in this run."""
+    blocked_by: str | None = None
+    """For DEPENDENCY_FAILED: the unique id of the failed step that blocked it."""
+    start_time: datetime | None = None
+    """Start of the attempt this run made or saw."""
+    end_time: datetime | None = None
+    """End of that attempt."""
+    error: str | None = None
+    """Short error text for a failed step."""
+    log_file: str | None = None
+    """The step's log for this run's attempt, relative to the workspace root."""
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON form, as stored in ``run.json``."""
+        return {
+            "unique_id": self.unique_id,
+            "name": self.name,
+            "step_class_name": self.step_class_name,
+            "target": self.target,
+            "dependencies": list(self.dependencies),
+            "cacheable": self.cacheable,
+            "state": self.state.value,
+            "reason": self.reason.value,
+            "blocked_by": self.blocked_by,
+            "start_time": dt_to_json(self.start_time),
+            "end_time": dt_to_json(self.end_time),
+            "error": self.error,
+            "log_file": self.log_file,
+        }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> RunStep:
+        """Inverse of :meth:`to_json_dict`; raises ValueError on bad data."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"expected an object, got {type(data).__name__}")
+        try:
+            return cls(
+                unique_id=str(data["unique_id"]),
+                name=str(data["name"]),
+                step_class_name=str(data.get("step_class_name") or ""),
+                target=bool(data.get("target", False)),
+                dependencies=tuple(str(d) for d in data.get("dependencies") or ()),
+                cacheable=bool(data.get("cacheable", True)),
+                state=StepState(data.get("state", "incomplete")),
+                reason=StepReason(data.get("reason", "pending")),
+                blocked_by=data.get("blocked_by"),
+                start_time=dt_from_json(data.get("start_time")),
+                end_time=dt_from_json(data.get("end_time")),
+                error=data.get("error"),
+                log_file=data.get("log_file"),
+            )
+        except KeyError as e:
+            raise ValueError(f"missing field {e.args[0]!r}") from None
+
+
+class LazyStepInfos(Mapping[str, StepInfo]):
+    """A read-only ``{step name: StepInfo}`` mapping that loads the records on first access.
+
+    Listing thousands of runs must not open every step record; ``Run.steps`` is one of these
+    in the local workspace. The names are known up front, so ``len``/``in``/iteration are free.
+    """
+
+    def __init__(self, names_to_ids: Mapping[str, str], loader: Callable[[str], StepInfo]):
+        self._ids = dict(names_to_ids)
+        self._loader = loader
+        self._loaded: dict[str, StepInfo] | None = None
+
+    def _load(self) -> dict[str, StepInfo]:
+        if self._loaded is None:
+            self._loaded = {name: self._loader(uid) for name, uid in self._ids.items()}
+        return self._loaded
+
+    def __getitem__(self, key: str) -> StepInfo:
+        if key not in self._ids:
+            raise KeyError(key)
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def unique_ids(self) -> dict[str, str]:
+        """``{step name: unique id}`` without loading anything."""
+        return dict(self._ids)
+
+    def __repr__(self) -> str:
+        return f"LazyStepInfos({self._ids!r})"
+
+
+@dataclass
+class Run:
+    """A registered run: a set of target steps a user asked for, under a unique name.
+
+    ``name``, ``steps`` and ``start_date`` are Tango's. The rest is ours: a run also records its
+    status and end time once it finishes, and a summary row for every step it involves.
+    """
+
+    name: str
+    """The run's unique name."""
+    steps: Mapping[str, StepInfo]
+    """``{step name: StepInfo}`` for the run's target steps."""
+    start_date: datetime
+    """When the run was registered (timezone-aware UTC)."""
+    end_date: datetime | None = None
+    """When the run's executor finished, if it did."""
+    status: RunStatus = RunStatus.INCOMPLETE
+    """Overall status (see :class:`RunStatus`)."""
+    plan: dict[str, RunStep] = field(default_factory=dict)
+    """``{unique id: RunStep}`` for every step of the run, targets and dependencies."""
+    owner: Owner | None = None
+    """The process executing the run, while it is executing."""
+
+    def counts(self) -> dict[StepState, int]:
+        """How many of the run's steps (per ``plan``) are in each state."""
+        out: dict[StepState, int] = {}
+        for step in self.plan.values():
+            out[step.state] = out.get(step.state, 0) + 1
+        return out
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Progress of a running step, as the step last reported it (``progress.json``)."""
+
+    done: float
+    """Units done so far."""
+    total: float | None = None
+    """Units in all, if known."""
+    unit: str = "it"
+    """What a unit is (``"it"``, ``"batch"``, ``"B"``...)."""
+    desc: str | None = None
+    """A short label."""
+    started: datetime | None = None
+    """When counting started."""
+    updated: datetime | None = None
+    """When this report was written."""
+    rate: float | None = None
+    """Recent units per second (smoothed), if known."""
+
+    @property
+    def fraction(self) -> float | None:
+        """``done / total`` in [0, 1], or None when the total is unknown."""
+        if not self.total:
+            return None
+        return max(0.0, min(1.0, self.done / self.total))
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the current rate, or None when unknown."""
+        if not self.total or not self.rate or self.rate <= 0:
+            return None
+        return max(0.0, (self.total - self.done) / self.rate)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON form, as stored in ``progress.json``."""
+        return {
+            "done": self.done,
+            "total": self.total,
+            "unit": self.unit,
+            "desc": self.desc,
+            "started": dt_to_json(self.started),
+            "updated": dt_to_json(self.updated),
+            "rate": self.rate,
+        }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> Progress:
+        """Inverse of :meth:`to_json_dict`; raises ValueError on bad data."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("done"), int | float):
+            raise ValueError("progress needs a numeric 'done'")
+        total = data.get("total")
+        rate = data.get("rate")
+        return cls(
+            done=float(data["done"]),
+            total=float(total) if isinstance(total, int | float) else None,
+            unit=str(data.get("unit") or "it"),
+            desc=data.get("desc"),
+            started=dt_from_json(data.get("started")),
+            updated=dt_from_json(data.get("updated")),
+            rate=float(rate) if isinstance(rate, int | float) else None,
+        )
