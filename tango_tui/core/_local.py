@@ -1,0 +1,666 @@
+"""The :class:`LocalWorkspace`: a directory shared by every process (and machine) using it.
+
+The layout is documented in :mod:`tango_tui.core._format`. The rules that make it safe:
+
+* every record is replaced atomically (``write_record``), so a reader never sees a torn one;
+* a step executes only while its process holds the flock on ``cache/<uid>/lock`` (taken before the
+  RUNNING record is written, released after the final record), so a reader can tell a dead
+  attempt (``CRASHED``) from a live one, and the step can start again;
+* a result is published (``result.json``) before the COMPLETED record, never after;
+* ``read_only=True`` writes nothing at all: every mutating method raises :class:`WorkspaceError`.
+
+URL: ``local:///abs/path`` (``local://rel/path`` is relative to the current directory, as Tango
+reads it; a plain path works too). ``?read_only=true`` opens read-only. In the URL ``%``, ``?``
+and ``#`` of the path are percent-encoded; nothing else is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+import shutil
+import traceback
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import ParseResult, parse_qs
+
+import coolname
+import filelock
+
+from ._environment import collect_environment, collect_platform
+from ._errors import RecordError, RunExistsError, StepStateError, WorkspaceError
+from ._format import (
+    MARKER_FILE,
+    PROGRESS_FILE,
+    PROGRESS_FORMAT,
+    RUN_FORMAT,
+    STEP_FORMAT,
+    TMP_PREFIX,
+    WORKSPACE_FORMAT,
+    Layout,
+    read_record,
+    write_record,
+)
+from ._liveness import current_owner, hostname, lock_is_held, owner_is_alive
+from ._local_cache import LocalStepCache
+from ._local_runs import (
+    create_run_dir,
+    list_dir_names,
+    plan_for,
+    point_latest,
+    read_run,
+    read_runs,
+    run_names,
+    run_to_body,
+    targets_by_name,
+)
+from ._logs import capture_output, file_handler
+from ._model import LazyStepInfos, Progress, Run, RunStep, StepInfo, StepState, dt_to_json, utc_now
+from ._names import validate_run_name
+from ._workspace import RunSort, StepInfoSort, Workspace
+
+if TYPE_CHECKING:
+    from ._step import Step
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_LOG_NAME = re.compile(r"^(\d+)\.log$")
+_MAX_NAME_TRIES = 100
+
+# Step locks held by this process: realpath of lock file -> (pid, lock). Module-level so that two
+# LocalWorkspace objects on one directory agree; the pid guards against entries inherited by fork.
+_HELD: dict[str, tuple[int, filelock.UnixFileLock]] = {}
+
+
+def _held(key: str) -> filelock.UnixFileLock | None:
+    entry = _HELD.get(key)
+    if entry is None or entry[0] != os.getpid():
+        return None
+    return entry[1]
+
+
+def _is_component(uid: object) -> bool:
+    return isinstance(uid, str) and bool(uid) and "/" not in uid and "\0" not in uid and uid not in (".", "..")
+
+
+def _open_local(path: str, read_only: bool) -> LocalWorkspace:
+    return LocalWorkspace(path, read_only=read_only)
+
+
+@Workspace.register("local")
+class LocalWorkspace(Workspace):
+    """A workspace in a local (or NFS) directory.
+
+    Args:
+        dir: The workspace directory. Created (with its marker) unless ``read_only``.
+        read_only: Never create or write anything (for viewers such as the dashboard); every
+            mutating method raises :class:`WorkspaceError`. Works on a read-only mount.
+
+    Raises:
+        WorkspaceError: The directory is missing (read-only), is not a directory, or holds files
+            but is not a tango-tui workspace.
+        RecordError: Its marker is damaged or of a newer format version.
+    """
+
+    def __init__(self, dir: str | os.PathLike[str], *, read_only: bool = False):
+        self.dir = Path(os.path.abspath(os.path.expanduser(os.fspath(dir))))
+        self.read_only = read_only
+        self.layout = Layout(self.dir)
+        self._cache = LocalStepCache(self.layout.cache_dir)
+        self._active: dict[str, Path] = {}  # uid -> log file of the capture active in this process
+        self._failed_in_finish: dict[str, BaseException] = {}
+        self._open()
+
+    # ----- opening ------------------------------------------------------------------------
+    def _open(self) -> None:
+        root = self.dir
+        if os.path.lexists(root) and not root.is_dir():
+            raise WorkspaceError(root, "is not a directory")
+        if self.read_only:
+            if not root.exists():
+                raise WorkspaceError(root, "workspace directory does not exist")
+            self._check_marker(create=False)
+            return
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise WorkspaceError(root, f"cannot create the workspace directory: {e.strerror or e}") from None
+        self._check_marker(create=True)
+        for sub in (self.layout.cache_dir, self.layout.runs_dir):
+            try:
+                sub.mkdir(exist_ok=True)
+            except FileExistsError:
+                raise WorkspaceError(sub, "a file stands where a directory belongs") from None
+            except OSError as e:
+                raise WorkspaceError(sub, f"cannot create directory: {e.strerror or e}") from None
+
+    def _check_marker(self, *, create: bool) -> None:
+        marker = self.layout.marker
+        try:
+            read_record(marker, WORKSPACE_FORMAT)
+            return
+        except FileNotFoundError:
+            pass
+        try:
+            entries = [n for n in os.listdir(self.dir) if not n.startswith(TMP_PREFIX)]
+        except PermissionError:
+            raise WorkspaceError(self.dir, "permission denied") from None
+        if entries and MARKER_FILE not in entries:
+            raise WorkspaceError(
+                self.dir, f"not a tango-tui workspace (it holds files but no {MARKER_FILE})"
+            )
+        if MARKER_FILE in entries:  # appeared meanwhile (another process created the workspace)
+            read_record(marker, WORKSPACE_FORMAT)
+            return
+        if create:
+            write_record(marker, WORKSPACE_FORMAT, {"created": dt_to_json(utc_now())})
+
+    def _writable(self, what: str) -> None:
+        if self.read_only:
+            raise WorkspaceError(self.dir, f"workspace is open read-only: cannot {what}")
+
+    # ----- URLs and identity --------------------------------------------------------------
+    @classmethod
+    def from_parsed_url(cls, parsed_url: ParseResult) -> LocalWorkspace:
+        """``local:///abs``, ``local://rel`` (relative to cwd), or a plain path; ``?read_only=true``."""
+        path = (parsed_url.netloc or "") + (parsed_url.path or "")
+        for code, ch in (("%3F", "?"), ("%23", "#"), ("%3f", "?"), ("%25", "%")):
+            path = path.replace(code, ch)
+        if not path:
+            raise ValueError(f"local workspace URL has no path: {parsed_url.geturl()!r}")
+        query = parse_qs(parsed_url.query)
+        read_only = query.get("read_only", ["false"])[-1].lower() in ("1", "true", "yes")
+        return cls(path, read_only=read_only)
+
+    @property
+    def url(self) -> str:
+        """``local:///abs/path`` (plus ``?read_only=true`` when read-only)."""
+        path = str(self.dir).replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+        return f"local://{path}" + ("?read_only=true" if self.read_only else "")
+
+    def __repr__(self) -> str:
+        return f"LocalWorkspace({str(self.dir)!r}{', read_only=True' if self.read_only else ''})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Worker processes reopen the directory rather than copying in-process state.
+        return (_open_local, (str(self.dir), self.read_only))
+
+    @property
+    def step_cache(self) -> LocalStepCache:
+        """The :class:`LocalStepCache` in ``cache/``."""
+        return self._cache
+
+    # ----- step records -------------------------------------------------------------------
+    def _lock_key(self, uid: str) -> str:
+        return os.path.realpath(self.layout.step_lock(uid))
+
+    def _read_info(self, uid: str) -> StepInfo:
+        """The stored record, without liveness (FileNotFoundError if absent)."""
+        path = self.layout.step_record(uid)
+        doc = read_record(path, STEP_FORMAT)
+        try:
+            info = StepInfo.from_json_dict(doc.get("step"))  # type: ignore[arg-type]
+        except (TypeError, ValueError) as e:
+            raise RecordError(path, f"step record is malformed: {e}") from None
+        if info.unique_id != uid:
+            raise RecordError(path, f"step record is for {info.unique_id!r}, not {uid!r}")
+        return info
+
+    def _write_info(self, info: StepInfo) -> None:
+        write_record(self.layout.step_record(info.unique_id), STEP_FORMAT, {"step": info.to_json_dict()})
+
+    def _apply_liveness(self, info: StepInfo) -> StepInfo:
+        if info.state is not StepState.RUNNING:
+            return info
+        lock = self.layout.step_lock(info.unique_id)
+        owner = info.owner
+        alive = owner_is_alive(owner, lock)
+        who = f"pid {owner.pid} on host {owner.host}" if owner else "an unrecorded process"
+        if alive is False:
+            info.crashed = f"the process that ran it ({who}) is gone"
+        elif alive and owner is not None and owner.host == hostname() and lock_is_held(lock) is False:
+            # The owner lives on but gave up the step's lock: the attempt was abandoned.
+            info.crashed = f"its process ({who}) no longer holds the step lock {lock}"
+        return info
+
+    def step_info(self, step_or_unique_id: Step | str) -> StepInfo:
+        """The step's record, with liveness applied (a dead RUNNING attempt shows CRASHED).
+
+        Raises:
+            KeyError: For an unknown unique id (a Step never seen gives a fresh INCOMPLETE record).
+            RecordError: If the record exists but is damaged.
+        """
+        step = None if isinstance(step_or_unique_id, str) else step_or_unique_id
+        uid = step_or_unique_id if step is None else step.unique_id
+        if not _is_component(uid):
+            raise KeyError(f"not a valid step unique id: {uid!r}")
+        try:
+            info = self._read_info(uid)
+        except FileNotFoundError:
+            if step is None:
+                raise KeyError(f"no step {uid!r} in workspace {self.dir}") from None
+            return step.make_step_info()
+        return self._apply_liveness(info)
+
+    # ----- transitions --------------------------------------------------------------------
+    def step_starting(self, step: Step) -> None:
+        """Take the step's lock and record a new RUNNING attempt.
+
+        Raises:
+            StepStateError: If the step is running (its lock is held) or COMPLETED.
+        """
+        self._writable("start a step")
+        uid = step.unique_id
+        key = self._lock_key(uid)
+        if _held(key) is not None:
+            raise StepStateError(step, StepState.RUNNING, "it is already running in this process")
+        self.layout.step_dir(uid).mkdir(parents=True, exist_ok=True)
+        lock = filelock.UnixFileLock(
+            self.layout.step_lock(uid), timeout=0, thread_local=False,
+            fallback_to_soft=False, preserve_lock_file=True,
+        )
+        try:
+            lock.acquire(timeout=0, blocking=False)
+        except filelock.Timeout:
+            who = ""
+            with contextlib.suppress(OSError, RecordError):
+                owner = self._read_info(uid).owner
+                if owner is not None:
+                    who = f" (pid {owner.pid} on host {owner.host})"
+            raise StepStateError(step, StepState.RUNNING, f"another process is running it{who}") from None
+        try:
+            previous = self._previous_attempt(uid)
+            if previous is not None and previous.state is StepState.COMPLETED:
+                raise StepStateError(step, StepState.COMPLETED, "it has already completed")
+            info = step.make_step_info()
+            info.attempt = (previous.attempt if previous is not None else 0) + 1
+            info.start_time = utc_now()
+            info.owner = current_owner()
+            info.platform = collect_platform()
+            info.environment = collect_environment()
+            active = self._active.get(uid)
+            info.log_file = self.layout.relative(active) if active is not None else None
+            progress_dir = active.parent.parent if active is not None else self.layout.step_dir(uid)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(progress_dir / PROGRESS_FILE)  # the previous attempt's
+            self._write_info(info)
+        except BaseException:
+            lock.release()
+            raise
+        self._failed_in_finish.pop(uid, None)
+        _HELD[key] = (os.getpid(), lock)
+
+    def _previous_attempt(self, uid: str) -> StepInfo | None:
+        # Called with the lock held: whatever the record says, nobody else is executing the step.
+        try:
+            return self._read_info(uid)
+        except FileNotFoundError:
+            return None
+        except RecordError as e:
+            logger.warning("replacing a damaged step record: %s", e)
+            return None
+
+    def _release(self, uid: str) -> None:
+        key = self._lock_key(uid)
+        entry = _HELD.pop(key, None)
+        if entry is not None and entry[0] == os.getpid():
+            with contextlib.suppress(Exception):
+                entry[1].release()
+
+    def _own_running_info(self, step: Step, action: str) -> StepInfo:
+        """Our RUNNING record of ``step``, or StepStateError if this process is not running it."""
+        uid = step.unique_id
+        if _held(self._lock_key(uid)) is None:
+            info = self.step_info(step)
+            context = f"cannot {action} a step that is not running"
+            if info.state is StepState.RUNNING:
+                context = f"cannot {action} a step another process is running"
+            raise StepStateError(step, info.state, context)
+        return self._read_info(uid)
+
+    def step_finished(self, step: Step, result: T) -> T:
+        """Store the result (if cacheable), then record COMPLETED; returns the result.
+
+        A failure while storing the result (disk full, I/O error, unpicklable value) records the
+        step FAILED with that error and re-raises it: a step is never COMPLETED without its result.
+
+        Raises:
+            StepStateError: If this process is not running the step.
+        """
+        self._writable("finish a step")
+        uid = step.unique_id
+        info = self._own_running_info(step, "finish")
+        try:
+            if step.cache_results:
+                if isinstance(result, Iterator):
+                    materialised = list(result)
+                    result = iter(materialised)  # type: ignore[assignment]
+                    stored: Any = materialised
+                else:
+                    stored = result
+                try:
+                    self._cache[step] = stored
+                except BaseException as e:
+                    self._record_failure(info, e)
+                    self._failed_in_finish[uid] = e
+                    raise
+                info.result_location = self.layout.relative(self.layout.result_dir(uid))
+            info.end_time = utc_now()
+            try:
+                self._write_info(info)
+            except BaseException as e:
+                self._record_failure(info, e)
+                self._failed_in_finish[uid] = e
+                raise
+        finally:
+            self._release(uid)
+        return result
+
+    def _record_failure(self, info: StepInfo, e: BaseException) -> None:
+        info.end_time = utc_now()
+        info.error = f"{type(e).__name__}: {e}"
+        info.traceback = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        info.result_location = None
+        try:
+            self._write_info(info)
+        except OSError as e2:
+            logger.error("could not record the failure of step %s: %s", info.unique_id, e2)
+
+    def step_failed(self, step: Step, e: BaseException) -> None:
+        """Record the error and traceback of a failed execution.
+
+        Raises:
+            StepStateError: If this process is not running the step.
+        """
+        self._writable("fail a step")
+        uid = step.unique_id
+        if _held(self._lock_key(uid)) is None:
+            # step_finished already recorded this very failure (e.g. ENOSPC storing the result).
+            already = self._failed_in_finish.get(uid)
+            if already is not None and (e is already or e.__cause__ is already or e.__context__ is already):
+                return
+        info = self._own_running_info(step, "fail")
+        try:
+            self._record_failure(info, e)
+        finally:
+            self._release(uid)
+
+    def remove_step(self, step_unique_id: str) -> None:
+        """Remove a step's directory (record, result, logs, work dir).
+
+        Raises:
+            KeyError: For an unknown unique id.
+            StepStateError: If the step is running.
+        """
+        self._writable("remove a step")
+        uid = step_unique_id
+        if not _is_component(uid) or not self.layout.step_dir(uid).is_dir():
+            raise KeyError(f"no step {uid!r} in workspace {self.dir}")
+        with contextlib.suppress(FileNotFoundError, RecordError):
+            info = self.step_info(uid)
+            if info.state is StepState.RUNNING:
+                raise StepStateError(uid, info.state, "cannot remove a running step")
+        trash = self.layout.cache_dir / f"{TMP_PREFIX}removed.{uid}.{secrets.token_hex(4)}"
+        os.rename(self.layout.step_dir(uid), trash)  # disappears at once for readers
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def work_dir(self, step: Step) -> Path:
+        """``cache/<uid>/work/``: persistent, so a restarted step can resume from it."""
+        self._writable("create a work directory")
+        path = self.layout.step_work_dir(step.unique_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # ----- logs and progress --------------------------------------------------------------
+    def _new_log_file(self, logs_dir: Path, floor: int) -> Path:
+        numbers = [int(m.group(1)) for n in list_dir_names(logs_dir) if (m := _LOG_NAME.match(n))]
+        n = max([floor, *numbers]) + 1
+        while True:
+            path = logs_dir / f"{n:03d}.log"
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                return path
+            except FileExistsError:
+                n += 1
+
+    @contextlib.contextmanager
+    def _log_context(self, step: Step, run_name: str | None) -> Iterator[None]:
+        uid = step.unique_id
+        if step.cache_results or run_name is None:
+            base = self.layout.step_dir(uid)
+        else:
+            validate_run_name(run_name)
+            if not self.layout.run_dir(run_name).is_dir():
+                raise KeyError(f"no run {run_name!r} in workspace {self.dir}")
+            base = self.layout.run_step_dir(run_name, uid)
+        logs_dir = base / "logs"
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        floor = 0
+        with contextlib.suppress(FileNotFoundError, RecordError):
+            floor = self._read_info(uid).attempt
+        path = self._new_log_file(logs_dir, floor)
+        previous = self._active.get(uid)
+        self._active[uid] = path
+        if _held(self._lock_key(uid)) is not None:  # entered after step_starting: point the record here
+            with contextlib.suppress(OSError, RecordError):
+                info = self._read_info(uid)
+                info.log_file = self.layout.relative(path)
+                self._write_info(info)
+        try:
+            with capture_output(path):
+                yield
+        finally:
+            if previous is None:
+                self._active.pop(uid, None)
+            else:
+                self._active[uid] = previous
+            with contextlib.suppress(OSError):
+                # Nothing ran (e.g. the result was cached): do not leave an empty attempt log behind.
+                if path.stat().st_size == 0 and self._read_info(uid).log_file != self.layout.relative(path):
+                    path.unlink()
+
+    def step_log_context(self, step: Step, run_name: str | None = None) -> contextlib.AbstractContextManager[None]:
+        """Capture one execution's logging and stdout/stderr into a new per-attempt log file.
+
+        The file is ``cache/<uid>/logs/NNN.log`` (``runs/<run>/steps/<uid>/logs/NNN.log`` for an
+        uncacheable step run as part of ``run_name``), line-buffered; earlier attempts' files stay.
+        """
+        self._writable("capture step logs")
+        return self._log_context(step, run_name)
+
+    def _progress_path(self, uid: str) -> Path:
+        active = self._active.get(uid)
+        if active is not None:
+            return active.parent.parent / PROGRESS_FILE
+        with contextlib.suppress(FileNotFoundError, RecordError):
+            log_file = self._read_info(uid).log_file
+            if log_file:
+                return self.layout.resolve(log_file).parent.parent / PROGRESS_FILE
+        return self.layout.step_progress(uid)
+
+    def report_progress(self, step: Step, progress: Progress) -> None:
+        """Write ``progress.json`` of the running attempt (atomic, not fsynced; errors are logged)."""
+        self._writable("report progress")
+        path = self._progress_path(step.unique_id)
+        try:
+            write_record(path, PROGRESS_FORMAT, {"progress": progress.to_json_dict()}, fsync=False)
+        except OSError as e:
+            logger.warning("could not write progress of step %s to %s: %s", step.unique_id, path, e)
+
+    def step_progress(self, step_or_unique_id: Step | str) -> Progress | None:
+        """The latest progress the step reported, or None (none yet, or unreadable)."""
+        uid = step_or_unique_id if isinstance(step_or_unique_id, str) else step_or_unique_id.unique_id
+        if not _is_component(uid):
+            return None
+        path = self._progress_path(uid)
+        try:
+            doc = read_record(path, PROGRESS_FORMAT)
+            return Progress.from_json_dict(doc.get("progress"))  # type: ignore[arg-type]
+        except (FileNotFoundError, RecordError, TypeError, ValueError) as e:
+            logger.debug("no usable progress for step %s at %s: %s", uid, path, e)
+            return None
+
+    # ----- runs ---------------------------------------------------------------------------
+    def _target_info(self, uid: str, row: RunStep | None) -> StepInfo:
+        try:
+            return self.step_info(uid)
+        except KeyError:
+            if row is None:
+                raise
+            return StepInfo(
+                unique_id=uid, step_class_name=row.step_class_name, step_name=row.name,
+                dependencies=frozenset(row.dependencies), cacheable=row.cacheable,
+            )
+
+    def _ensure_record(self, step: Step) -> None:
+        """Write an INCOMPLETE record for a step never seen, never replacing an existing one."""
+        path = self.layout.step_record(step.unique_id)
+        if os.path.exists(path):
+            return
+        self.layout.step_dir(step.unique_id).mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        write_record(tmp, STEP_FORMAT, {"step": step.make_step_info().to_json_dict()})
+        try:
+            os.link(tmp, path)  # publish only if absent: a concurrent RUNNING record wins
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+
+    def register_run(self, targets: Iterable[Step], name: str | None = None) -> Run:
+        """Register a run of ``targets`` under ``name`` (a readable one is invented if None).
+
+        Creates ``runs/<name>/`` whole (record, one relative link per target), an INCOMPLETE
+        record for each step never seen, and repoints ``latest``.
+
+        Raises:
+            RunExistsError: If a run called ``name`` exists (it is never overwritten).
+            InvalidNameError: If ``name`` is not a safe run name.
+        """
+        self._writable("register a run")
+        if name is not None:
+            validate_run_name(name)
+        by_name = targets_by_name(targets)
+        plan = plan_for(by_name)
+        seen: dict[str, Step] = {}
+        for step in by_name.values():
+            seen[step.unique_id] = step
+            for dep in step.recursive_dependencies:
+                seen.setdefault(dep.unique_id, dep)
+        for step in seen.values():
+            self._ensure_record(step)
+        ids = {n: s.unique_id for n, s in by_name.items()}
+        run = Run(name=name or "", steps=LazyStepInfos(ids, lambda uid: self._target_info(uid, plan.get(uid))),
+                  start_date=utc_now(), plan=plan)
+        if name is not None:
+            create_run_dir(self.layout, run)
+        else:
+            for attempt in range(_MAX_NAME_TRIES):
+                run.name = coolname.generate_slug(2)
+                if attempt >= _MAX_NAME_TRIES // 2:
+                    run.name += f"-{secrets.token_hex(2)}"
+                try:
+                    create_run_dir(self.layout, run)
+                    break
+                except RunExistsError:
+                    continue
+            else:
+                raise WorkspaceError(self.layout.runs_dir, "could not invent an unused run name")
+        with contextlib.suppress(OSError):
+            point_latest(self.layout, run.name)
+        return run
+
+    def _loader(self, uid: str, row: RunStep | None) -> StepInfo:
+        return self._target_info(uid, row)
+
+    def registered_run(self, name: str) -> Run:
+        """The run called ``name`` (KeyError if none; RecordError if its record is damaged)."""
+        if not isinstance(name, str) or not _is_component(name) or name.startswith("."):
+            raise KeyError(f"no run {name!r} in workspace {self.dir}")
+        try:
+            return read_run(self.layout, name, self._loader)
+        except FileNotFoundError:
+            raise KeyError(f"no run {name!r} in workspace {self.dir}") from None
+
+    def registered_runs(self) -> dict[str, Run]:
+        """All runs; damaged run records are skipped with a warning naming their path."""
+        return read_runs(self.layout, sorted(run_names(self.layout)), self._loader)
+
+    def search_registered_runs(
+        self,
+        *,
+        sort_by: RunSort | None = None,
+        sort_descending: bool = True,
+        match: str | None = None,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> list[Run]:
+        """Runs whose name contains ``match``; sorting by name reads only the requested slice."""
+        names = run_names(self.layout, match)
+        if sort_by == RunSort.NAME:
+            names.sort(reverse=sort_descending)
+            return list(read_runs(self.layout, names[start:stop], self._loader).values())
+        runs = list(read_runs(self.layout, names, self._loader).values())
+        runs.sort(key=lambda r: (r.start_date, r.name), reverse=sort_descending)
+        return runs[start:stop]
+
+    def num_registered_runs(self, *, match: str | None = None) -> int:
+        """How many run directories match (counted without reading their records)."""
+        return len(run_names(self.layout, match))
+
+    def update_run(self, run: Run) -> None:
+        """Rewrite ``runs/<name>/run.json`` atomically (status, end date, owner, plan rows)."""
+        self._writable("update a run")
+        validate_run_name(run.name)
+        if not self.layout.run_dir(run.name).is_dir():
+            raise KeyError(f"no run {run.name!r} in workspace {self.dir}")
+        write_record(self.layout.run_record(run.name), RUN_FORMAT, run_to_body(run))
+
+    def capture_logs_for_run(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """Send Python logging (INFO and up) to ``runs/<name>/out.log`` while active."""
+        self._writable("capture run logs")
+        validate_run_name(name)
+        if not self.layout.run_dir(name).is_dir():
+            raise KeyError(f"no run {name!r} in workspace {self.dir}")
+        return file_handler(self.layout.run_log(name))
+
+    # ----- step listing -------------------------------------------------------------------
+    def _all_infos(self) -> list[StepInfo]:
+        out = []
+        for uid in list_dir_names(self.layout.cache_dir):
+            try:
+                out.append(self._apply_liveness(self._read_info(uid)))
+            except FileNotFoundError:
+                continue  # a directory without a record yet (work dir or log made before start)
+            except RecordError as e:
+                logger.warning("skipping step %r: %s", uid, e)
+        return out
+
+    def search_step_info(
+        self,
+        *,
+        sort_by: StepInfoSort | None = None,
+        sort_descending: bool = True,
+        match: str | None = None,
+        state: StepState | None = None,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> list[StepInfo]:
+        """Step records whose unique id or name contains ``match`` (case-insensitive), in ``state``."""
+        infos = self._all_infos()
+        if match:
+            needle = match.lower()
+            infos = [i for i in infos if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()]
+        if state is not None:
+            infos = [i for i in infos if i.state == state]
+        if sort_by == StepInfoSort.START_TIME:
+            infos.sort(key=lambda i: (i.start_time is not None, i.start_time or utc_now(), i.unique_id),
+                       reverse=sort_descending)
+        else:
+            infos.sort(key=lambda i: i.unique_id, reverse=sort_descending)
+        return infos[start:stop]
