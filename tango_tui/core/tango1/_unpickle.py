@@ -1,0 +1,255 @@
+"""A restricted unpickler for the step records of ai2-tango 1.x workspaces.
+
+Tango keeps its ``StepInfo`` objects as pickles (a sqlitedict table, or ``stepinfo.dill`` files in
+the version-1 layout). Loading such a pickle with :func:`pickle.loads` would import Tango and run
+whatever the pickle names, so a workspace copied from someone else could run code on our machine.
+
+:func:`restricted_loads` instead resolves every global through a fixed allow-list. Nothing on the
+list is a real Tango or pytz object: Tango's dataclasses become :class:`StandIn` records (a bag
+of attributes, no behaviour), pytz's UTC becomes :data:`datetime.timezone.utc`, paths become pure
+paths (which never touch the filesystem). Any other global (``os.system``, ``builtins.eval``,
+``subprocess.Popen``, dill's type builders...) is refused with :class:`UnsafePickleError` before
+anything is called. ``persistent_load`` is refused too. Only the pickle *machine* runs: it can
+build containers and call the callables we hand it, and those only build data.
+"""
+
+from __future__ import annotations
+
+import builtins
+import codecs
+import io
+import os
+import pickle
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+
+from .._errors import UnsafePickleError
+
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
+"""Larger blobs are refused without decoding (a step record is a few KB)."""
+
+
+class StandIn:
+    """A plain record standing in for one of Tango's classes: attributes only, no behaviour.
+
+    ``tango_class`` names the class the pickle asked for (``"tango.step_info.StepInfo"``).
+    The pickle machine fills the attributes through ``BUILD`` (``__dict__`` update).
+    """
+
+    tango_class: str = "?"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # A REDUCE-style construction (older protocols) passes field values positionally;
+        # keep them for the record but give them no meaning.
+        if args:
+            self.__dict__["_args"] = args
+        self.__dict__.update(kwargs)
+
+    def __setstate__(self, state: Any) -> None:
+        # Plain objects pickle their __dict__; slotted dataclasses pickle (None, slots) or
+        # (dict, slots). Anything else is kept opaquely so it is never interpreted.
+        if isinstance(state, tuple) and len(state) == 2:
+            for part in state:
+                if isinstance(part, dict):
+                    self.__dict__.update({str(k): v for k, v in part.items()})
+        elif isinstance(state, dict):
+            self.__dict__.update({str(k): v for k, v in state.items()})
+        else:
+            self.__dict__["_state"] = state
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """An attribute, or ``default`` when the pickle did not set it."""
+        return self.__dict__.get(name, default)
+
+    def __repr__(self) -> str:
+        return f"<{self.tango_class} {self.__dict__!r}>"
+
+
+def _stand_in(qualified: str) -> type[StandIn]:
+    name = qualified.rsplit(".", 1)[1]
+    return type(f"Tango{name}", (StandIn,), {"tango_class": qualified, "__module__": __name__})
+
+
+TANGO_CLASSES: dict[str, type[StandIn]] = {
+    q: _stand_in(q)
+    for q in (
+        "tango.step_info.StepInfo",
+        "tango.step_info.PlatformMetadata",
+        "tango.step_info.EnvironmentMetadata",
+        "tango.step_info.GitMetadata",
+        "tango.step_info.TangoMetadata",
+    )
+}
+"""Stand-in classes, by the qualified name Tango pickles them under."""
+
+
+class ExceptionStandIn(StandIn):
+    """A builtin exception found in a record (very old Tango stored ``error`` as an exception)."""
+
+    tango_class = "builtins.Exception"
+
+    def __str__(self) -> str:
+        args = self.get("_args") or ()
+        text = ", ".join(str(a) for a in args)
+        return f"{self.get('type_name', 'Exception')}: {text}" if text else self.get("type_name", "")
+
+
+def _exception_factory(name: str) -> Callable[..., ExceptionStandIn]:
+    def make(*args: Any) -> ExceptionStandIn:
+        record = ExceptionStandIn(*args)
+        record.__dict__["type_name"] = name
+        return record
+
+    return make
+
+
+def _step_state(value: Any) -> str:
+    """Tango's ``StepState`` enum member -> its plain string value."""
+    return str(value)
+
+
+def _pytz_utc(*_args: Any) -> timezone:
+    return timezone.utc
+
+
+def _checked_codecs_encode(text: Any, encoding: str = "utf-8") -> bytes:
+    # Protocols < 3 pickle bytes as _codecs.encode(str, "latin1"); no other codec is needed,
+    # and arbitrary codecs are not data-only, so only latin-1 is accepted.
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
+    return codecs.latin_1_encode(text)[0]
+
+
+def _checked_reconstructor(cls: Any, base: Any, state: Any) -> Any:
+    # copyreg._reconstructor(cls, object, None) is how protocols 0/1 rebuild a plain instance.
+    if not (isinstance(cls, type) and issubclass(cls, StandIn)) or base is not object or state is not None:
+        raise pickle.UnpicklingError("copyreg._reconstructor is allowed for Tango records only")
+    return cls()
+
+
+def _checked_newobj(cls: Any, *args: Any) -> Any:
+    if not (isinstance(cls, type) and issubclass(cls, StandIn)):
+        raise pickle.UnpicklingError("copyreg.__newobj__ is allowed for Tango records only")
+    return cls.__new__(cls)
+
+
+_SAFE_TYPES: dict[str, Any] = {
+    "set": set,
+    "frozenset": frozenset,
+    "list": list,
+    "dict": dict,
+    "tuple": tuple,
+    "bytearray": bytearray,
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "complex": complex,
+}
+
+
+def _dill_load_type(name: str) -> Any:
+    # dill names a few builtin types through _load_type; only plain containers are handed out.
+    try:
+        return _SAFE_TYPES[name]
+    except (KeyError, TypeError):
+        raise pickle.UnpicklingError(f"dill type {name!r} is not allowed") from None
+
+
+_BUILTIN_EXCEPTIONS = {
+    name: _exception_factory(name)
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, Exception)
+}
+
+_PATHS: dict[str, Any] = {}
+for _module in ("pathlib", "pathlib._local"):
+    _PATHS.update(
+        {
+            f"{_module}.PosixPath": PurePosixPath,
+            f"{_module}.PurePosixPath": PurePosixPath,
+            f"{_module}.Path": PurePosixPath,
+            f"{_module}.PurePath": PurePosixPath,
+            f"{_module}.WindowsPath": PureWindowsPath,
+            f"{_module}.PureWindowsPath": PureWindowsPath,
+        }
+    )
+
+ALLOWED_GLOBALS: dict[str, Any] = {
+    **TANGO_CLASSES,
+    "tango.step_info.StepState": _step_state,
+    "datetime.datetime": datetime,
+    "datetime.date": date,
+    "datetime.time": time,
+    "datetime.timedelta": timedelta,
+    "datetime.timezone": timezone,
+    "pytz._UTC": _pytz_utc,
+    "pytz.utc": timezone.utc,
+    "pytz.UTC": timezone.utc,
+    **_PATHS,
+    **{f"builtins.{k}": v for k, v in _SAFE_TYPES.items()},
+    **{f"__builtin__.{k}": v for k, v in _SAFE_TYPES.items()},
+    "builtins.object": object,
+    "__builtin__.object": object,
+    "builtins.set": set,
+    "copyreg._reconstructor": _checked_reconstructor,
+    "copy_reg._reconstructor": _checked_reconstructor,
+    "copyreg.__newobj__": _checked_newobj,
+    "_codecs.encode": _checked_codecs_encode,
+    "dill._dill._load_type": _dill_load_type,
+    **{f"builtins.{k}": v for k, v in _BUILTIN_EXCEPTIONS.items()},
+    **{f"exceptions.{k}": v for k, v in _BUILTIN_EXCEPTIONS.items()},
+}
+"""Every global a Tango record may name, mapped to the harmless object used in its place."""
+
+
+class _RefusedGlobal(pickle.UnpicklingError):
+    def __init__(self, qualified: str):
+        self.qualified = qualified
+        super().__init__(f"refused global {qualified}")
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        # Exact lookup: no dotted attribute walks ("os.path.join", "object.__subclasses__").
+        qualified = f"{module}.{name}"
+        try:
+            return ALLOWED_GLOBALS[qualified]
+        except KeyError:
+            raise _RefusedGlobal(qualified) from None
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise _RefusedGlobal(f"persistent id {pid!r}")
+
+
+def restricted_loads(
+    data: bytes, *, path: str | os.PathLike[str] = "<memory>", key: str | None = None
+) -> Any:
+    """Decode a pickle, allowing only plain data and Tango's record classes (as stand-ins).
+
+    Args:
+        data: The pickle bytes.
+        path: The file the bytes came from (for error messages).
+        key: The database row key the bytes came from, if any (for error messages).
+
+    Returns:
+        The decoded value; Tango objects come back as :class:`StandIn` subclasses.
+
+    Raises:
+        UnsafePickleError: If the pickle names a global outside :data:`ALLOWED_GLOBALS` (the
+            message names the path, the key and the refused global); nothing is called.
+        pickle.UnpicklingError: If the bytes are not a valid pickle (garbage, truncated).
+    """
+    where = f"row {key!r}: " if key is not None else ""
+    if len(data) > MAX_PICKLE_BYTES:
+        raise pickle.UnpicklingError(f"{where}record of {len(data)} bytes is too large")
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data)).load()
+    except _RefusedGlobal as e:
+        raise UnsafePickleError(path, f"{where}refused global {e.qualified} (not a Tango record)") from None
+    except pickle.UnpicklingError:
+        raise
+    except Exception as e:  # noqa: BLE001 - garbage makes the unpickler raise anything
+        raise pickle.UnpicklingError(f"{where}not a valid pickle: {type(e).__name__}: {e}") from None
