@@ -1,0 +1,171 @@
+"""One run: its steps in a table, the dependency tree beside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, Static
+
+from .. import format as fmt
+from ..messages import Changes, RunDetailLoaded
+from ..widgets.dep_tree import DepTree
+from ..widgets.steps_table import StepsTable
+from .base import LiveScreen
+
+
+class RunScreen(LiveScreen):
+    """The steps of run ``name`` (targets and dependencies) with states, timings and reasons."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the runs"),
+        Binding("enter", "open_step", "Open step", tooltip="Open the step under the cursor"),
+        Binding("n", "next_failed", "Next failed", tooltip="Jump to the next failed step"),
+        Binding("N", "prev_failed", "Prev failed", show=False,
+                tooltip="Jump to the previous failed step"),
+        Binding("l", "run_log", "Run log", tooltip="Show the run's out.log"),
+        Binding("t", "toggle_tree", "Tree", tooltip="Show/hide the dependency tree"),
+        Binding("tab", "app.focus_next", "Table/tree", show=False,
+                tooltip="Move focus between the table and the tree"),
+    ]
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.run_name = name
+        """The run shown."""
+        self.detail: Any = None
+        """The latest RunDetail, once loaded."""
+        self.error: str | None = None
+        """Why the run cannot be read right now, if it cannot."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"Run {self.run_name}: loading…", id="run-summary", classes="summary")
+        yield Static("", id="run-notice", classes="notice")
+        with Horizontal(id="run-body"):
+            yield StepsTable(id="steps-table")
+            yield DepTree(self.run_name, id="dep-tree")
+        yield Footer()
+
+    @property
+    def table(self) -> StepsTable:
+        """The steps table."""
+        return self.query_one(StepsTable)
+
+    def on_mount(self) -> None:
+        self.sub_title = self.run_name
+        self.query_one("#run-notice").display = False
+        self.table.focus()
+        self.load()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current and self.detail is not None:
+            self.table.tick()
+            self._show_summary()
+
+    def apply_changes(self, changes: Changes) -> None:
+        uids = set(self.table.steps)
+        if changes.rescan or changes.all_steps or self.run_name in changes.runs or uids & changes.steps:
+            self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run")
+    def load(self) -> None:
+        """Read the run's detail in a thread; post :class:`RunDetailLoaded`."""
+        try:
+            detail = self.source.run_detail(self.run_name)
+        except Exception as e:
+            self.post_message(RunDetailLoaded(self.run_name, error=str(e)))
+            return
+        self.post_message(RunDetailLoaded(self.run_name, data=detail))
+
+    def on_run_detail_loaded(self, message: RunDetailLoaded) -> None:
+        notice = self.query_one("#run-notice", Static)
+        if message.error:
+            # Keep the last good view and say what is wrong above it.
+            self.error = message.error
+            notice.update(f"cannot read run {self.run_name!r}: {message.error}")
+            notice.display = True
+            if self.detail is None:
+                self.query_one("#run-summary", Static).update(f"Run {self.run_name}")
+            return
+        first = self.detail is None
+        self.error = None
+        notice.display = bool(message.data.run.problem)
+        notice.update(message.data.run.problem or "")
+        self.detail = message.data
+        steps = message.data.steps
+        self.table.set_steps(steps)
+        self.query_one(DepTree).set_steps(steps)
+        self._show_summary()
+        if first:
+            self.tango.watch_steps(s.unique_id for s in steps)
+
+    def _show_summary(self) -> None:
+        run = self.detail.run
+        running = str(run.status) == "running"
+        text = fmt.state_text(run.status)
+        text.append(f"  {run.name}", style="bold")
+        text.append(f"  started {fmt.fmt_datetime(run.start_date)}")
+        dur = fmt.duration_text(run.start_date, run.end_date, running)
+        if dur:
+            text.append(f"  for {dur}")
+        text.append(f"  {run.n_steps} steps  ")
+        text.append_text(fmt.counts_text(run.counts))
+        self.query_one("#run-summary", Static).update(text)
+
+    def action_open_step(self) -> None:
+        """Open the step under the cursor."""
+        uid = self.table.selected_uid
+        if uid is not None:
+            self.open_step(uid)
+
+    def open_step(self, uid: str) -> None:
+        """Push the step screen for ``uid``."""
+        from .step import StepScreen
+
+        self.app.push_screen(StepScreen(uid, run_name=self.run_name, detail=self.detail))
+
+    @on(DataTable.RowSelected, "#steps-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_step()
+
+    @on(DepTree.StepChosen)
+    def _tree_chosen(self, event: DepTree.StepChosen) -> None:
+        if self.table.select_uid(event.uid):
+            self.table.focus()
+
+    def action_next_failed(self) -> None:
+        """Move the cursor to the next failed or crashed step."""
+        self._jump(True)
+
+    def action_prev_failed(self) -> None:
+        """Move the cursor to the previous failed or crashed step."""
+        self._jump(False)
+
+    def _jump(self, forward: bool) -> None:
+        uid = self.table.next_bad(forward)
+        if uid is None:
+            self.notify("no failed step in this run", timeout=2)
+        else:
+            self.table.select_uid(uid)
+            self.table.focus()
+
+    def action_toggle_tree(self) -> None:
+        """Show or hide the dependency tree."""
+        tree = self.query_one(DepTree)
+        tree.display = not tree.display
+
+    def action_run_log(self) -> None:
+        """Open the run's own log."""
+        from .log import LogScreen
+
+        path = self.detail.run.log_path if self.detail is not None else None
+        if path is None:
+            self.notify("this run has no log file", severity="warning")
+            return
+        self.app.push_screen(LogScreen(path, title=f"run {self.run_name}: {path.name}"))

@@ -1,0 +1,112 @@
+"""The first screen: every run of the workspace."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ..messages import Changes, RunsLoaded
+from ..widgets.filter_bar import FilterBar
+from ..widgets.runs_table import RunsTable
+from .base import LiveScreen
+
+
+class RunsScreen(LiveScreen):
+    """All runs, newest first; enter opens one."""
+
+    BINDINGS = [
+        Binding("enter", "open_run", "Open", tooltip="Open the run under the cursor"),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter runs by name/status"),
+        Binding("r", "reload", "Reload", tooltip="Read the workspace again"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = False
+        """Whether the first list of runs has arrived (tests wait on it)."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield FilterBar(placeholder="filter runs (name or status); enter keeps, esc clears")
+        yield Static("", id="runs-notice", classes="notice")
+        yield RunsTable(id="runs-table")
+        yield Footer()
+
+    @property
+    def table(self) -> RunsTable:
+        """The runs table."""
+        return self.query_one(RunsTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self.load()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.table.tick()
+
+    def apply_changes(self, changes: Changes) -> None:
+        if changes.runs or changes.rescan or changes.all_steps:
+            self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs")
+    def load(self) -> None:
+        """Read the list of runs in a thread; post :class:`RunsLoaded`."""
+        try:
+            rows = self.source.list_runs()
+        except Exception as e:
+            self.post_message(RunsLoaded(None, error=f"cannot list runs: {e}"))
+            return
+        problems = [f"{p.path}: {p.problem}" for p in getattr(self.source, "problems", [])]
+        self.post_message(RunsLoaded(None, data=(rows, problems)))
+
+    def on_runs_loaded(self, message: RunsLoaded) -> None:
+        notice = self.query_one("#runs-notice", Static)
+        if message.error:
+            notice.update(message.error)
+            notice.display = True
+            return
+        rows, problems = message.data
+        self.table.set_rows(rows)
+        self.loaded = True
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            notice.update(f"skipped: {problems[0]}{more}")
+        elif not rows:
+            notice.update(f"No runs yet in {self.tango.root}: waiting for one to start…")
+        notice.display = bool(problems or not rows)
+
+    def action_open_run(self) -> None:
+        """Open the run under the cursor."""
+        name = self.table.selected_run
+        if name is not None:
+            from .run import RunScreen
+
+            self.app.push_screen(RunScreen(name))
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_run()
+
+    @on(DataTable.HeaderSelected, "#runs-table")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.table.sort_by(str(event.column_key.value))
+
+    def action_filter(self) -> None:
+        """Open the filter bar."""
+        self.query_one(FilterBar).open()
+
+    def action_reload(self) -> None:
+        """Reload the list of runs."""
+        self.load()
+
+    @on(FilterBar.Updated)
+    def _filter_changed(self, event: FilterBar.Updated) -> None:
+        self.table.set_filter(event.text)
+        if event.done:
+            self.table.focus()

@@ -1,0 +1,146 @@
+"""One step: its full record on the left, its log (or the run's log) following on the right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Header, OptionList
+from textual.widgets.option_list import Option
+
+from ..messages import Changes, StepInfoLoaded
+from ..widgets.log_view import LogView
+from ..widgets.step_details import StepDetails
+from .base import LiveScreen
+
+
+class StepScreen(LiveScreen):
+    """Every StepInfo field of step ``uid``, its dependencies, and a live log pane.
+
+    Args:
+        uid: The step's unique id.
+        run_name: The run it was opened from (for the run log and dependency names).
+        detail: That run's RunDetail, if known (names, this run's log path of the step).
+    """
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the run"),
+        Binding("o", "switch_log", "Step/run log", tooltip="Switch the log pane: step log / run log"),
+        Binding("tab", "app.focus_next", "Next pane", show=False,
+                tooltip="Move focus: dependencies, details, log"),
+    ]
+
+    def __init__(self, uid: str, *, run_name: str | None = None, detail: Any = None) -> None:
+        super().__init__()
+        self.uid = uid
+        """The step shown."""
+        self.run_name = run_name
+        self.detail = detail
+        self.info: Any = None
+        """The latest StepInfo, once loaded."""
+        self.showing_run_log = False
+        """Whether the log pane shows the run's log instead of the step's."""
+        rows = {s.unique_id: s for s in detail.steps} if detail is not None else {}
+        self._row = rows.get(uid)
+        self._names = {k: v.name for k, v in rows.items()}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="step-body"):
+            with Vertical(id="step-left"):
+                deps = OptionList(id="step-deps")
+                deps.border_title = "Dependencies (enter opens)"
+                yield deps
+                with VerticalScroll(id="step-scroll"):
+                    yield StepDetails(Text("loading…"), id="step-details")
+            yield LogView(id="step-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.run_name or ''} › {self._names.get(self.uid, self.uid)}"
+        self.query_one(LogView).focus()
+        self.load()
+        self._show_log()
+
+    def apply_changes(self, changes: Changes) -> None:
+        if changes.rescan or changes.all_steps or self.uid in changes.steps:
+            self.load()
+        self.query_one(LogView).files_changed(changes.files, rescan=changes.rescan)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="step")
+    def load(self) -> None:
+        """Read the step's record and progress in a thread; post :class:`StepInfoLoaded`."""
+        try:
+            info = self.source.step_info(self.uid, self.run_name)
+            running = str(info.state) == "running"
+            progress = self.source.step_progress(self.uid, self.run_name) if running else None
+        except Exception as e:
+            self.post_message(StepInfoLoaded(self.uid, error=f"cannot read step {self.uid}: {e}"))
+            return
+        self.post_message(StepInfoLoaded(self.uid, data=(info, progress)))
+
+    def on_step_info_loaded(self, message: StepInfoLoaded) -> None:
+        details = self.query_one(StepDetails)
+        if message.error:
+            details.show_error(message.error)
+            return
+        info, progress = message.data
+        first = self.info is None
+        self.info = info
+        details.show(info, progress)
+        if first:
+            self._fill_deps(info)
+            self._show_log()
+
+    def _fill_deps(self, info: Any) -> None:
+        deps = self.query_one("#step-deps", OptionList)
+        deps.clear_options()
+        for uid in sorted(info.dependencies, key=lambda d: self._names.get(d, d)):
+            label = Text(self._names.get(uid, "?"), style="bold")
+            label.append(f"  {uid}", style="grey62")
+            deps.add_option(Option(label, id=uid))
+        if not info.dependencies:
+            deps.add_option(Option(Text("none", style="grey62"), id="", disabled=True))
+
+    @on(OptionList.OptionSelected, "#step-deps")
+    def _dep_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.app.push_screen(StepScreen(event.option.id, run_name=self.run_name,
+                                            detail=self.detail))
+
+    def _step_log_path(self) -> Path | None:
+        if self._row is not None and self._row.log_path is not None:
+            return Path(self._row.log_path)
+        if self.info is not None and self.info.log_file:
+            return self.tango.root / self.info.log_file
+        return None
+
+    def _run_log_path(self) -> Path | None:
+        if self.detail is not None and self.detail.run.log_path is not None:
+            return Path(self.detail.run.log_path)
+        return None
+
+    def _show_log(self) -> None:
+        view = self.query_one(LogView)
+        if self.showing_run_log:
+            path, what = self._run_log_path(), f"run log ({self.run_name})"
+        else:
+            path, what = self._step_log_path(), "step log"
+        if path is None:
+            view.open(None, title=what, missing=f"no {what} recorded")
+        elif path != view.path:
+            view.open(path, title=f"{what}: {path.name}")
+
+    def action_switch_log(self) -> None:
+        """Switch the log pane between the step's log and the run's log."""
+        self.showing_run_log = not self.showing_run_log
+        self._show_log()
+        self.notify(f"showing the {'run' if self.showing_run_log else 'step'} log", timeout=2)
+
+

@@ -1,0 +1,295 @@
+"""A virtual-scrolling view of a log file that reads only the lines on screen.
+
+The view is anchored at a byte offset, like ``less``: it never needs the file's line count, so a
+1 GB log opens as fast as a small one. While following, it shows the file's tail; scrolling up
+pauses following and counts the lines that arrive meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from . import _log_access as access
+
+log = logging.getLogger(__name__)
+
+ERROR_RE = re.compile(r"\b(ERROR|CRITICAL|FATAL|Traceback|[A-Z][A-Za-z]*(Error|Exception))\b|✘")
+WARNING_RE = re.compile(r"\b(WARNING|WARN|Warning)\b")
+ERROR_STYLE = Style(color="red", bold=True)
+WARNING_STYLE = Style(color="yellow")
+MATCH_STYLE = Style(reverse=True, color="bright_yellow")
+
+
+class LogLines(Widget, can_focus=True):
+    """The lines of one log file, read on demand through a ``LogFile``.
+
+    Announces :class:`LogLines.StatusChanged` whenever the follow state, the count of new lines
+    or the file's condition changes; the enclosing :class:`LogView` shows it.
+    """
+
+    DEFAULT_CSS = """
+    LogLines { height: 1fr; width: 1fr; background: $surface; }
+    LogLines:focus { background-tint: $foreground 3%; }
+    """
+
+    BINDINGS = [
+        Binding("up,k", "scroll_lines(-1)", "Up", show=False, tooltip="Scroll up a line"),
+        Binding("down,j", "scroll_lines(1)", "Down", show=False, tooltip="Scroll down a line"),
+        Binding("pageup", "scroll_pages(-1)", "Page up", show=False, tooltip="Scroll up a page"),
+        Binding("pagedown,space", "scroll_pages(1)", "Page down", show=False,
+                tooltip="Scroll down a page"),
+        Binding("g,home", "top", "Top", key_display="g", tooltip="Go to the first line"),
+        Binding("G,end", "bottom", "Bottom", key_display="G",
+                tooltip="Go to the last line and follow"),
+        Binding("f", "toggle_follow", "Follow", tooltip="Follow the tail on/off"),
+    ]
+
+    follow: reactive[bool] = reactive(True)
+    """Whether the view sticks to the end of the file as it grows."""
+
+    class StatusChanged(Message):
+        """The view's status changed (follow, new lines, file condition)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path: Path | None = None
+        """The file shown (None: nothing to show)."""
+        self.window: list[access.Line] = []
+        """The lines on screen, top to bottom."""
+        self.new_lines = 0
+        """Lines appended since following was paused."""
+        self.problem: str | None = None
+        """Why the file cannot be read right now (vanished, permission...)."""
+        self.notice: str | None = None
+        """A one-off remark (the file was truncated or replaced and re-read)."""
+        self.highlight: str | None = None
+        """Search text to highlight."""
+        self._log: Any = None
+
+    # -- opening and refreshing ---------------------------------------------------------
+
+    def open(self, path: Path | None, missing: str | None = None) -> None:
+        """Show the file at ``path`` from its tail (``missing`` explains a None path)."""
+        self._close()
+        self.path = path
+        self.window, self.new_lines, self.notice = [], 0, None
+        self.problem = missing if path is None else None
+        self.follow = True
+        if path is not None:
+            self._reopen()
+        self._changed()
+
+    def _close(self) -> None:
+        if self._log is not None:
+            access.close(self._log)
+            self._log = None
+
+    def _reopen(self) -> bool:
+        assert self.path is not None
+        try:
+            self._log = access.open_log(self.path)
+        except OSError as e:
+            self._log = None
+            self.problem = _describe(self.path, e)
+            return False
+        self.problem = None
+        self._read_tail()
+        return True
+
+    @property
+    def body_height(self) -> int:
+        """How many lines fit."""
+        return max(1, self.size.height)
+
+    def _read_tail(self) -> None:
+        try:
+            self.window = access.tail(self._log, self.body_height)
+        except OSError as e:
+            self.problem = _describe(self.path, e)
+        self.refresh()
+
+    def reload(self) -> None:
+        """Look at the file again: new lines, truncation, replacement, disappearance."""
+        if self.path is None:
+            return
+        if self._log is None:
+            if self._reopen():
+                self.notice = "file appeared"
+            self._changed()
+            return
+        try:
+            change = access.refresh(self._log)
+        except OSError as e:
+            # A vanished log: keep the last lines, say so where they are shown.
+            self.problem = _describe(self.path, e)
+            self._close()
+            self._changed()
+            return
+        self.problem = None
+        if change.reset:
+            self.notice = f"file was {change.reset}: re-read"
+            self.new_lines = 0
+            if self.follow:
+                self._read_tail()
+            else:
+                self._read_from(0)
+        elif change.appended:
+            if self.follow:
+                self._read_tail()
+            else:
+                self.new_lines += change.appended
+                if len(self.window) < self.body_height:
+                    self._read_from(self.window[0].offset if self.window else 0)
+        else:
+            return
+        self._changed()
+
+    def _read_from(self, offset: int) -> None:
+        try:
+            self.window = access.after(self._log, offset, self.body_height)
+        except OSError as e:
+            self.problem = _describe(self.path, e)
+        self.refresh()
+
+    def _changed(self) -> None:
+        self.refresh()
+        self.post_message(self.StatusChanged())
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._log is None:
+            return
+        if self.follow:
+            self._read_tail()
+        elif self.window:
+            self._read_from(self.window[0].offset)
+
+    def on_unmount(self) -> None:
+        self._close()
+
+    # -- moving -------------------------------------------------------------------------
+
+    def watch_follow(self, follow: bool) -> None:
+        if follow:
+            self.new_lines = 0
+            if self._log is not None:
+                self._read_tail()
+        self.post_message(self.StatusChanged())
+
+    def scroll_by_lines(self, n: int) -> None:
+        """Scroll ``n`` lines (negative: up). Up pauses following; reaching the end resumes it."""
+        if self._log is None or not self.window or n == 0:
+            return
+        h = self.body_height
+        try:
+            if n < 0:
+                before = access.before(self._log, self.window[0].offset, -n)
+                if before:
+                    self.window = (before + self.window)[:h]
+                    self.follow = False
+            else:
+                after = access.after(self._log, self.window[-1].end, n)
+                self.window = (self.window + after)[-h:] if len(self.window) >= h or after else \
+                    self.window
+                if len(after) < n and access.at_end(self._log, self.window[-1].end):
+                    self.follow = True
+        except OSError as e:
+            self.problem = _describe(self.path, e)
+        self._changed()
+
+    def jump_to(self, offset: int, context: int = 3) -> None:
+        """Show the line starting at ``offset`` near the top (follow off)."""
+        if self._log is None:
+            return
+        self.follow = False
+        try:
+            before = access.before(self._log, offset, context)
+            self.window = (before + access.after(self._log, offset, self.body_height))[
+                : self.body_height
+            ]
+        except OSError as e:
+            self.problem = _describe(self.path, e)
+        self._changed()
+
+    def action_scroll_lines(self, n: int) -> None:
+        """Scroll ``n`` lines."""
+        self.scroll_by_lines(n)
+
+    def action_scroll_pages(self, n: int) -> None:
+        """Scroll ``n`` pages."""
+        self.scroll_by_lines(n * max(1, self.body_height - 1))
+
+    def action_top(self) -> None:
+        """Go to the first line (pauses following)."""
+        if self._log is not None:
+            self.follow = False
+            self._read_from(0)
+            self._changed()
+
+    def action_bottom(self) -> None:
+        """Go to the end and follow."""
+        self.follow = True
+        self._changed()
+
+    def action_toggle_follow(self) -> None:
+        """Follow on/off."""
+        self.follow = not self.follow
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.scroll_by_lines(-3)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.scroll_by_lines(3)
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return container.height
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0 and not self.window and self.problem:
+            text = Text(self.problem, style="bold red")
+        elif y >= len(self.window):
+            return Strip.blank(width, self.rich_style)
+        else:
+            text = self._styled(self.window[y].text)
+        text.truncate(width, overflow="ellipsis")
+        segments = list(text.render(self.app.console))
+        return Strip(segments).crop_extend(0, width, self.rich_style).apply_style(
+            self.rich_style
+        )
+
+    def _styled(self, line: str) -> Text:
+        text = Text(line.replace("\t", "    "))
+        if ERROR_RE.search(line):
+            text.stylize(ERROR_STYLE)
+        elif WARNING_RE.search(line):
+            text.stylize(WARNING_STYLE)
+        if self.highlight:
+            text.highlight_words([self.highlight], MATCH_STYLE, case_sensitive=False)
+        return text
+
+
+def _describe(path: Path | None, error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return f"log file vanished: {path}"
+    if isinstance(error, PermissionError):
+        return f"cannot read {path}: permission denied"
+    return f"cannot read {path}: {error.strerror or error}"
+
+

@@ -1,0 +1,189 @@
+"""A log pane: a status line, the lines themselves (:class:`LogLines`), and a search bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from . import _log_access as access
+from .log_lines import LogLines
+
+
+class LogView(Vertical):
+    """Shows one log file, following its tail; ``/`` searches, ``n``/``N`` repeat.
+
+    The owner calls :meth:`open` with a path and :meth:`files_changed` with the files the
+    watcher reported; the pane re-reads only when its own file is among them.
+    """
+
+    DEFAULT_CSS = """
+    LogView { height: 1fr; border: round $panel; }
+    LogView:focus-within { border: round $accent; }
+    LogView > #log-status { height: 1; padding: 0 1; background: $boost; }
+    LogView > #log-search { display: none; height: 3; border: tall $accent; }
+    LogView > #log-search.-shown { display: block; }
+    """
+
+    BINDINGS = [
+        Binding("slash", "search", "Search", key_display="/", tooltip="Search the log"),
+        Binding("n", "search_next", "Next match", show=False, tooltip="Next search match"),
+        Binding("N", "search_prev", "Prev match", show=False, tooltip="Previous search match"),
+    ]
+
+    class SearchDone(Message):
+        """A search worker finished: ``offset`` of the match or None."""
+
+        def __init__(self, offset: int | None, text: str, error: str | None = None) -> None:
+            super().__init__()
+            self.offset = offset
+            self.text = text
+            self.error = error
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.title = ""
+        self.search_text = ""
+        """The last search."""
+        self.search_status = ""
+        self._watched: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="log-status")
+        yield LogLines(id="log-lines")
+        yield Input(placeholder="search (enter: find, esc: close)", id="log-search")
+
+    @property
+    def lines(self) -> LogLines:
+        """The lines widget."""
+        return self.query_one(LogLines)
+
+    @property
+    def path(self) -> Path | None:
+        """The file shown."""
+        return self.lines.path
+
+    def focus(self, scroll_visible: bool = True) -> LogView:
+        self.lines.focus(scroll_visible)
+        return self
+
+    def open(self, path: Path | None, *, title: str, missing: str | None = None) -> None:
+        """Show ``path`` (None: show ``missing`` instead)."""
+        self.title = title
+        self.border_title = title
+        tango = self.app
+        if self._watched is not None and hasattr(tango, "unwatch_file"):
+            tango.unwatch_file(self._watched)
+        self._watched = path
+        if path is not None and hasattr(tango, "watch_file"):
+            tango.watch_file(path)
+        self.search_status = ""
+        self.lines.open(path, missing=missing)
+
+    def on_unmount(self) -> None:
+        if self._watched is not None and hasattr(self.app, "unwatch_file"):
+            self.app.unwatch_file(self._watched)
+
+    def files_changed(self, files: set[Path], *, rescan: bool = False) -> None:
+        """Re-read if the shown file is among ``files`` (or on a rescan)."""
+        path = self.path
+        if path is not None and (rescan or path in files or not files):
+            self.lines.reload()
+
+    @on(LogLines.StatusChanged)
+    def _status_changed(self, event: LogLines.StatusChanged) -> None:
+        event.stop()
+        self._show_status()
+
+    def _show_status(self) -> None:
+        lines = self.lines
+        text = Text()
+        if lines.follow:
+            text.append("● following", style="bold green")
+        else:
+            text.append("⏸ paused", style="bold yellow")
+            if lines.new_lines:
+                text.append(f"  {lines.new_lines} new lines", style="bold")
+            text.append("  (f or G to follow)", style="grey62")
+        if lines.problem:
+            text.append(f"  {lines.problem}", style="bold red")
+        elif lines.notice:
+            text.append(f"  {lines.notice}", style="yellow")
+        if self.search_status:
+            text.append(f"  {self.search_status}", style="cyan")
+        self.query_one("#log-status", Static).update(text)
+
+    # -- search ---------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        """Open the search bar."""
+        bar = self.query_one("#log-search", Input)
+        bar.add_class("-shown")
+        bar.value = self.search_text
+        bar.focus()
+
+    @on(Input.Submitted, "#log-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.input.remove_class("-shown")
+        self.lines.focus()
+        self.search_text = event.value
+        self.lines.highlight = event.value or None
+        if event.value:
+            self._start_search(forward=True)
+        self.lines.refresh()
+
+    def on_key(self, event: Any) -> None:
+        bar = self.query_one("#log-search", Input)
+        if event.key == "escape" and bar.has_focus:
+            event.stop()
+            bar.remove_class("-shown")
+            self.lines.focus()
+
+    def action_search_next(self) -> None:
+        """Find the next match below the top line."""
+        self._start_search(forward=True)
+
+    def action_search_prev(self) -> None:
+        """Find the previous match above the top line."""
+        self._start_search(forward=False)
+
+    def _start_search(self, forward: bool) -> None:
+        lines = self.lines
+        if not self.search_text or lines.path is None:
+            return
+        if lines.window:
+            # Next: from the line after the top one; previous: from the top line's start.
+            start = lines.window[0].end if forward else lines.window[0].offset
+        else:
+            start = 0
+        self.search_status = f"searching {self.search_text!r}…"
+        self._show_status()
+        self._search(lines.path, self.search_text, start, forward)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="log-search")
+    def _search(self, path: Path, text: str, start: int, forward: bool) -> None:
+        """Search in a thread with its own reader (the view's reader stays on the UI thread)."""
+        try:
+            offset = access.search_file(path, text, start, forward)
+        except OSError as e:
+            self.post_message(self.SearchDone(None, text, error=f"cannot search {path}: {e}"))
+            return
+        self.post_message(self.SearchDone(offset, text))
+
+    def on_log_view_search_done(self, message: LogView.SearchDone) -> None:
+        if message.error:
+            self.search_status = message.error
+        elif message.offset is None:
+            self.search_status = f"{message.text!r} not found"
+        else:
+            self.search_status = f"match {message.text!r} (n/N)"
+            self.lines.jump_to(message.offset)
+        self._show_status()
