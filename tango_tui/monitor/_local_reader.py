@@ -1,0 +1,363 @@
+"""Read-only, incremental reader of a tango-tui workspace directory for the monitor.
+
+It reads the documented on-disk format (:mod:`tango_tui.core._format`) directly so that listing
+stays cheap: one ``run.json`` per run, parsed again only when its ``stat`` (inode, size, mtime)
+changed; plan rows are counted from the raw JSON, and step records are read only for a run's
+detail (and reused while their ``stat`` is unchanged). It never writes, creates or locks anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..core import _format as fmt
+from ..core._errors import RecordError
+from ..core._liveness import owner_is_alive
+from ..core._model import (
+    Owner,
+    Progress,
+    RunStatus,
+    RunStep,
+    StepInfo,
+    StepReason,
+    StepState,
+    dt_from_json,
+)
+from ._rows import RunDetail, RunRow, SourceProblem, StepRow
+from ._snapshot import StatKey
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_FINAL = {StepState.COMPLETED, StepState.FAILED, StepState.UNCACHEABLE}
+
+
+@dataclass
+class RunRecord:
+    """``run.json`` as parsed for listing (plan rows kept raw until a detail needs them)."""
+
+    name: str
+    start_date: datetime
+    end_date: datetime | None
+    status: RunStatus | None
+    owner: Owner | None
+    targets: dict[str, str]
+    plan: dict[str, dict[str, Any]]
+    state_counts: dict[StepState, int]
+
+
+def _parse_run(path: Path, doc: dict[str, Any]) -> RunRecord:
+    body = doc.get("run")
+    if not isinstance(body, dict):
+        raise RecordError(path, "run record has no 'run' object")
+    try:
+        start = dt_from_json(body.get("start_date"))
+        end = dt_from_json(body.get("end_date"))
+        status = RunStatus(body["status"]) if body.get("status") else None
+        owner_raw = body.get("owner")
+        owner = Owner(**{k: owner_raw[k] for k in ("host", "pid", "pid_start", "boot_id") if k in owner_raw}) if isinstance(owner_raw, dict) else None
+    except (ValueError, TypeError, KeyError) as e:
+        raise RecordError(path, f"run record has a bad field: {e}") from None
+    if start is None:
+        raise RecordError(path, "run record has no start_date")
+    targets = body.get("targets") or {}
+    plan = body.get("plan") or {}
+    if not isinstance(targets, dict) or not isinstance(plan, dict):
+        raise RecordError(path, "run record's targets/plan are not objects")
+    counts: dict[StepState, int] = {}
+    for row in plan.values():
+        try:
+            state = StepState(row.get("state", "incomplete")) if isinstance(row, dict) else StepState.INCOMPLETE
+        except ValueError:
+            state = StepState.INCOMPLETE
+        counts[state] = counts.get(state, 0) + 1
+    return RunRecord(
+        name=str(body.get("name") or path.parent.name),
+        start_date=start,
+        end_date=end,
+        status=status,
+        owner=owner,
+        targets={str(k): str(v) for k, v in targets.items()},
+        plan=plan,
+        state_counts=counts,
+    )
+
+
+class LocalReader:
+    """Snapshots of a tango-tui workspace at ``root``; keeps parsed records keyed by file stat."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.layout = fmt.Layout(root)
+        self._runs: dict[str, tuple[StatKey, RunRecord | RecordError]] = {}
+        self._steps: dict[Path, tuple[StatKey, StepInfo | RecordError]] = {}
+        self._names: list[str] | None = None
+        self.problems: list[SourceProblem] = []
+
+    # ----- cached record reads -------------------------------------------------------------
+    def _cached(self, cache: dict[Any, tuple[StatKey, Any]], key: Any, path: Path, parse: Callable[[], T]) -> T | RecordError | None:
+        try:
+            st_raw = os.stat(path)
+        except FileNotFoundError:
+            cache.pop(key, None)
+            return RecordError(path, "dangling symlink") if os.path.islink(path) else None
+        except NotADirectoryError:
+            return RecordError(path.parent, "a file stands where a directory belongs")
+        except OSError as e:
+            return RecordError(path, e.strerror or str(e))
+        st: StatKey = (st_raw.st_ino, st_raw.st_size, st_raw.st_mtime_ns)
+        hit = cache.get(key)
+        if hit is not None and hit[0] == st:
+            return hit[1]  # type: ignore[no-any-return]
+        try:
+            value: T | RecordError = parse()
+        except FileNotFoundError:
+            return None
+        except RecordError as e:
+            value = e
+        cache[key] = (st, value)
+        return value
+
+    def _record(self, name: str) -> RunRecord | RecordError | None:
+        path = self.layout.run_record(name)
+        return self._cached(self._runs, name, path, lambda: _parse_run(path, fmt.read_record(path, fmt.RUN_FORMAT)))
+
+    def _step_record(self, path: Path) -> StepInfo | RecordError | None:
+        def parse() -> StepInfo:
+            doc = fmt.read_record(path, fmt.STEP_FORMAT)
+            try:
+                return StepInfo.from_json_dict(doc.get("step"))  # type: ignore[arg-type]
+            except (ValueError, TypeError) as e:
+                raise RecordError(path, f"bad step record: {e}") from None
+
+        return self._cached(self._steps, path, path, parse)
+
+    # ----- runs ----------------------------------------------------------------------------
+    def _scan_names(self) -> list[str]:
+        try:
+            with os.scandir(self.layout.runs_dir) as it:
+                names = [e.name for e in it if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            names = []
+        except OSError as e:
+            self.problems.append(SourceProblem(str(self.layout.runs_dir), e.strerror or str(e)))
+            names = []
+        return names
+
+    def list_runs(self, changed: set[str] | None = None) -> list[RunRow]:
+        """Rows of every run, newest first; with ``changed``, only those runs are looked at again."""
+        self.problems = []
+        if changed is None or self._names is None:
+            self._names = self._scan_names()
+        else:
+            names = set(self._names)
+            for name in changed:
+                if self.layout.run_dir(name).is_dir() and not name.startswith("."):
+                    names.add(name)
+                else:
+                    names.discard(name)
+                    self._runs.pop(name, None)
+            self._names = list(names)
+        rows = [self._row(name, refresh=changed is None or name in changed) for name in self._names]
+        rows.sort(key=lambda r: (r.start_date, r.name), reverse=True)
+        return rows
+
+    def _row(self, name: str, refresh: bool = True) -> RunRow:
+        if refresh or name not in self._runs:
+            rec = self._record(name)
+        else:
+            rec = self._runs[name][1]
+        log = self.layout.run_log(name)
+        if isinstance(rec, RunRecord):
+            status = self._run_status(rec)
+            counts = dict(rec.state_counts)
+            if status == RunStatus.CRASHED and counts.get(StepState.RUNNING):
+                counts[StepState.CRASHED] = counts.get(StepState.CRASHED, 0) + counts.pop(StepState.RUNNING)
+            return RunRow(name, rec.start_date, rec.end_date, status, counts, len(rec.plan) or len(rec.targets), log, None, dict(rec.targets))
+        problem = str(rec.problem) if isinstance(rec, RecordError) else "run directory has no run.json"
+        if isinstance(rec, RecordError):
+            self.problems.append(SourceProblem(rec.path, rec.problem))
+        try:
+            start = datetime.fromtimestamp(os.lstat(self.layout.run_dir(name)).st_mtime, timezone.utc)
+        except OSError:
+            start = datetime.fromtimestamp(0, timezone.utc)
+        return RunRow(name, start, None, RunStatus.INCOMPLETE, {}, 0, log, problem)
+
+    def _run_status(self, rec: RunRecord) -> RunStatus:
+        if rec.end_date is not None and rec.status is not None:
+            return rec.status
+        if rec.status is not None and rec.status != RunStatus.RUNNING:
+            return rec.status
+        if rec.owner is not None:
+            alive = owner_is_alive(rec.owner)
+            return RunStatus.CRASHED if alive is False else RunStatus.RUNNING
+        # Registered without an executor: derive from the steps as last recorded.
+        counts = rec.state_counts
+        if counts.get(StepState.RUNNING):
+            return RunStatus.RUNNING
+        if counts.get(StepState.FAILED):
+            return RunStatus.FAILED
+        if rec.plan and sum(counts.get(s, 0) for s in _FINAL) == len(rec.plan):
+            return RunStatus.COMPLETED
+        return RunStatus.INCOMPLETE
+
+    def run_row(self, name: str) -> RunRow:
+        """The row of one run (re-read if its record changed).
+
+        Raises:
+            KeyError: If there is no such run directory.
+        """
+        if not self.layout.run_dir(name).is_dir():
+            raise KeyError(name)
+        return self._row(name)
+
+    # ----- steps ---------------------------------------------------------------------------
+    def step_record_path(self, uid: str, run: str | None = None) -> Path:
+        """Where ``uid``'s record is: its cache directory, else the run's ``steps/`` directory."""
+        path = self.layout.step_record(uid)
+        if run is not None and not os.path.lexists(path):
+            alt = self.layout.run_step_dir(run, uid) / fmt.STEP_RECORD
+            if os.path.lexists(alt):
+                return alt
+        return path
+
+    def step_info(self, uid: str, run: str | None = None) -> StepInfo:
+        """The step's record with liveness applied.
+
+        Raises:
+            KeyError: No record for ``uid``.
+            RecordError: The record exists but is unusable.
+        """
+        path = self.step_record_path(uid, run)
+        info = self._step_record(path)
+        if info is None:
+            raise KeyError(uid)
+        if isinstance(info, RecordError):
+            raise info
+        return self._with_liveness(info, path.parent / fmt.STEP_LOCK)
+
+    @staticmethod
+    def _with_liveness(info: StepInfo, lock: Path) -> StepInfo:
+        if info.state != StepState.RUNNING:
+            return info
+        if owner_is_alive(info.owner, lock) is False:
+            from dataclasses import replace
+
+            who = f"pid {info.owner.pid} on {info.owner.host}" if info.owner else "the lock's owner"
+            return replace(info, crashed=f"the process running it ({who}) is gone")
+        return info
+
+    def step_progress(self, uid: str, run: str | None = None) -> Progress | None:
+        """The latest progress report of a step, or None."""
+        path = self.step_record_path(uid, run).parent / fmt.PROGRESS_FILE
+        try:
+            doc = fmt.read_record(path, fmt.PROGRESS_FORMAT)
+            return Progress.from_json_dict(doc.get("progress"))  # type: ignore[arg-type]
+        except FileNotFoundError:
+            return None
+        except (RecordError, ValueError, TypeError) as e:
+            self.problems.append(SourceProblem(str(path), str(getattr(e, "problem", e))))
+            return None
+
+    def _log_path(self, rel: str | None) -> Path | None:
+        if not rel:
+            return None
+        try:
+            return self.layout.resolve(rel)
+        except RecordError as e:
+            self.problems.append(SourceProblem(e.path, e.problem))
+            return None
+
+    def run_detail(self, name: str) -> RunDetail:
+        """All steps of run ``name`` in dependency order.
+
+        Raises:
+            KeyError: If there is no such run.
+        """
+        row = self.run_row(name)
+        self.problems = [p for p in self.problems if p.path != str(self.layout.run_record(name))]
+        rec = self._runs.get(name, (None, None))[1]
+        if not isinstance(rec, RunRecord):
+            if row.problem:
+                self.problems.append(SourceProblem(str(self.layout.run_record(name)), row.problem))
+            return RunDetail(row, [])
+        finished = rec.end_date is not None and row.status != RunStatus.RUNNING
+        steps: list[StepRow] = []
+        for uid, raw in rec.plan.items():
+            try:
+                rs = RunStep.from_json_dict(raw)
+            except (ValueError, TypeError) as e:
+                self.problems.append(SourceProblem(str(self.layout.run_record(name)), f"plan row {uid}: {e}"))
+                rs = RunStep(unique_id=uid, name=uid, step_class_name="?")
+            steps.append(self._step_row(name, rs, finished, row.status))
+        return RunDetail(row, _dependency_order(steps))
+
+    def _step_row(self, run: str, rs: RunStep, finished: bool, status: RunStatus) -> StepRow:
+        state, reason, error = rs.state, rs.reason, rs.error
+        start, end, log_rel, problem = rs.start_time, rs.end_time, rs.log_file, None
+        if not finished and rs.reason in (StepReason.PENDING, StepReason.RAN) and state not in _FINAL:
+            try:
+                info = self.step_info(rs.unique_id, run)
+            except KeyError:
+                info = None
+            except RecordError as e:
+                self.problems.append(SourceProblem(e.path, e.problem))
+                info, problem = None, e.problem
+            if info is not None and info.state != StepState.INCOMPLETE:
+                state, start, end = info.state, info.start_time, info.end_time
+                error = info.crashed or info.error
+                log_rel = info.log_file or log_rel
+                if reason == StepReason.PENDING and state != StepState.INCOMPLETE:
+                    reason = StepReason.RAN
+        if state == StepState.RUNNING and status == RunStatus.CRASHED:
+            state, error = StepState.CRASHED, error or "the run's process is gone"
+        if state == StepState.INCOMPLETE and reason == StepReason.PENDING and status not in (RunStatus.RUNNING,):
+            reason = StepReason.NOT_REACHED
+        progress = self.step_progress(rs.unique_id, run) if state == StepState.RUNNING else None
+        return StepRow(
+            unique_id=rs.unique_id,
+            name=rs.name,
+            step_class_name=rs.step_class_name,
+            state=state,
+            reason=reason,
+            blocked_by=rs.blocked_by,
+            target=rs.target,
+            start_time=start,
+            end_time=end,
+            error=error,
+            dependencies=rs.dependencies,
+            log_path=self._log_path(log_rel),
+            progress=progress,
+            problem=problem,
+        )
+
+
+def _dependency_order(rows: list[StepRow]) -> list[StepRow]:
+    """Dependencies before dependents, otherwise in the given order (a cycle is cut, not fatal)."""
+    by_uid = {r.unique_id: r for r in rows}
+    seen: set[str] = set()
+    out: list[StepRow] = []
+    for first in rows:
+        if first.unique_id in seen:
+            continue
+        seen.add(first.unique_id)
+        # Iterative depth-first post-order: a 1,000-step chain must not hit the recursion limit.
+        stack: list[tuple[StepRow, Iterator[str]]] = [(first, iter(first.dependencies))]
+        while stack:
+            node, deps = stack[-1]
+            for uid in deps:
+                dep = by_uid.get(uid)
+                if dep is not None and uid not in seen:
+                    seen.add(uid)
+                    stack.append((dep, iter(dep.dependencies)))
+                    break
+            else:
+                stack.pop()
+                out.append(node)
+    return out

@@ -1,0 +1,93 @@
+"""A light snapshot of a workspace for the watcher's periodic reconcile.
+
+It holds just enough to notice what an event could have told us: whether the root exists, the
+names in ``runs/`` with their ``run.json`` (and Tango's ``stepinfo.json``) stats, the watched
+steps' record and progress stats, the watched files' stats and Tango's database stats. Taking one
+costs one ``scandir`` of ``runs/`` plus one ``stat`` per run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .watcher import ChangeBatch
+
+StatKey = tuple[int, int, int] | None
+"""(inode, size, mtime in ns) of a file, or None if it does not exist."""
+
+_RUN_FILES = ("run.json", "stepinfo.json")
+_STEP_FILES = ("step.json", "progress.json")
+_DB_FILES = ("stepinfo.sqlite", "stepinfo.sqlite-wal", "stepinfo.sqlite-journal")
+
+
+def stat_key(path: str | os.PathLike[str]) -> StatKey:
+    """The identity and version of a file as far as ``stat`` tells, or None if it is missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@dataclass
+class LightSnapshot:
+    """What the reconcile compares between two moments."""
+
+    root_kind: str
+    """``"dir"``, ``"missing"`` or ``"other"``."""
+    markers: tuple[StatKey, ...] = (None, None, None, None)
+    runs: dict[str, tuple[StatKey, ...]] = field(default_factory=dict)
+    steps: dict[str, tuple[StatKey, ...]] = field(default_factory=dict)
+    files: dict[Path, StatKey] = field(default_factory=dict)
+    db: tuple[StatKey, ...] = (None, None, None)
+
+    def diff(self, old: LightSnapshot) -> ChangeBatch:
+        """The changes from ``old`` to this snapshot."""
+        from .watcher import ChangeBatch
+
+        batch = ChangeBatch()
+        if self.root_kind != old.root_kind or self.markers != old.markers:
+            batch.rescan = True
+        for name in self.runs.keys() | old.runs.keys():
+            if self.runs.get(name) != old.runs.get(name):
+                batch.runs.add(name)
+        for uid in self.steps.keys() & old.steps.keys():
+            if self.steps[uid] != old.steps[uid]:
+                batch.steps.add(uid)
+        for path in self.files.keys() & old.files.keys():
+            if self.files[path] != old.files[path]:
+                batch.files.add(path)
+        if self.db != old.db:
+            batch.all_steps = True
+        return batch
+
+
+def take_snapshot(root: Path, steps: Iterable[str], files: Iterable[Path]) -> LightSnapshot:
+    """Take a :class:`LightSnapshot` of ``root`` (never raises for a missing or odd root)."""
+    if not root.exists():
+        return LightSnapshot("missing", files={f: stat_key(f) for f in files})
+    if not root.is_dir():
+        return LightSnapshot("other", files={f: stat_key(f) for f in files})
+    snap = LightSnapshot(
+        "dir",
+        markers=tuple(stat_key(root / n) for n in ("tango-tui.json", "settings.json", "runs", "cache")),
+        db=tuple(stat_key(root / n) for n in _DB_FILES),
+    )
+    try:
+        with os.scandir(root / "runs") as it:
+            names = [e.name for e in it if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        names = []
+    for name in names:
+        run_dir = root / "runs" / name
+        snap.runs[name] = tuple(stat_key(run_dir / f) for f in _RUN_FILES)
+    for uid in steps:
+        step_dir = root / "cache" / uid
+        snap.steps[uid] = tuple(stat_key(step_dir / f) for f in _STEP_FILES)
+    snap.files = {f: stat_key(f) for f in files}
+    return snap
