@@ -165,6 +165,8 @@ def to_step_info(record: Any, key: str) -> Tango1StepInfo:
         isinstance(record, StandIn) and not record.tango_class.endswith("StepInfo")
     ):
         raise ValueError(f"expected a Tango StepInfo, found {type(record).__name__}")
+    if isinstance(record, Mapping) and not {"unique_id", "step_class_name"} <= set(record):
+        raise ValueError("expected a Tango StepInfo, found an object without unique_id/step_class_name")
     error, traceback = split_error(_get(record, "error"))
     deps = _get(record, "dependencies") or ()
     env = _get(record, "environment")
