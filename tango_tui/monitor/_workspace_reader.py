@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core._errors import WorkspaceError
-from ..core._model import Progress, Run, RunStatus, StepInfo, StepReason, StepState
+from ..core._model import Progress, Run, RunStatus, RunStep, StepInfo, StepReason, StepState
+from ._local_reader import _dependency_order
 from ._rows import RunDetail, RunRow, SourceProblem, StepRow
 
 logger = logging.getLogger(__name__)
@@ -27,16 +28,14 @@ class WorkspaceReader:
         self.workspace = workspace
         self.root = root
         self.problems: list[SourceProblem] = []
-
-    def _refresh(self) -> None:
-        refresh = getattr(self.workspace, "refresh", None)
-        if callable(refresh):
-            refresh()
+        self._rows: dict[str, RunRow] = {}
 
     def _collect_problems(self) -> None:
         for p in getattr(self.workspace, "problems", None) or ():
             path = getattr(p, "path", None) or str(self.root)
             problem = getattr(p, "problem", None) or getattr(p, "message", None) or str(p)
+            if getattr(p, "key", None):
+                problem = f"{p.key}: {problem}"
             self.problems.append(SourceProblem(str(path), str(problem)))
 
     def _infos(self, run: Run) -> tuple[dict[str, StepInfo], dict[str, str]]:
@@ -87,27 +86,51 @@ class WorkspaceReader:
             return RunStatus.COMPLETED
         return RunStatus.INCOMPLETE
 
-    def _row(self, run: Run, infos: dict[str, StepInfo]) -> RunRow:
-        counts: dict[StepState, int] = {}
-        for info in infos.values():
-            counts[info.state] = counts.get(info.state, 0) + 1
-        log = self.root / "runs" / run.name / "out.log"
-        return RunRow(
-            run.name, run.start_date, run.end_date, self._status(run, infos), counts, len(infos), log, None,
-            {name: info.unique_id for name, info in run.steps.items()},
-        )
+    def _row(self, run: Run, infos: dict[str, StepInfo] | None = None) -> RunRow:
+        if run.plan:
+            counts = run.counts()
+            n = len(run.plan)
+            status = run.status
+        else:
+            infos = infos if infos is not None else self._infos(run)[0]
+            counts = {}
+            for info in infos.values():
+                counts[info.state] = counts.get(info.state, 0) + 1
+            n = len(infos)
+            status = self._status(run, infos)
+        log_of = getattr(self.workspace, "run_log_path", None)
+        log = log_of(run.name) if callable(log_of) else self.root / "runs" / run.name / "out.log"
+        targets = {name: info.unique_id for name, info in run.steps.items()}
+        return RunRow(run.name, run.start_date, run.end_date, status, counts, n, log, None, targets)
 
     def list_runs(self, changed: set[str] | None = None) -> list[RunRow]:
-        """Every run, newest first (the workspace's own snapshot makes this cheap)."""
+        """Every run, newest first. With ``changed``, only those runs and the runs using steps
+        whose records changed are rebuilt; the other rows are reused."""
         self.problems = []
-        self._refresh()
-        rows = []
-        for run in self._runs():
-            infos, _ = self._infos(run)
-            rows.append(self._row(run, infos))
+        names_of = getattr(self.workspace, "run_names", None)
+        if changed is None or not self._rows or not callable(names_of):
+            self._rows = {run.name: self._row(run) for run in self._runs()}
+        else:
+            changed_uids = self._refresh_ids()
+            using = getattr(self.workspace, "runs_using", None)
+            if changed_uids and callable(using):
+                changed = changed | using(changed_uids)
+            present = set(names_of())
+            for name in list(self._rows):
+                if name not in present:
+                    del self._rows[name]
+            for name in present:
+                if name in changed or name not in self._rows:
+                    try:
+                        self._rows[name] = self._row(self.workspace.registered_run(name))
+                    except KeyError:
+                        self._rows.pop(name, None)
         self._collect_problems()
-        rows.sort(key=lambda r: (r.start_date, r.name), reverse=True)
-        return rows
+        return sorted(self._rows.values(), key=lambda r: (r.start_date, r.name), reverse=True)
+
+    def _refresh_ids(self) -> set[str]:
+        refresh = getattr(self.workspace, "refresh", None)
+        return set(refresh() or ()) if callable(refresh) else set()
 
     def run_detail(self, name: str) -> RunDetail:
         """All steps of run ``name``, dependencies first.
@@ -116,10 +139,25 @@ class WorkspaceReader:
             KeyError: If there is no such run.
         """
         self.problems = []
-        self._refresh()
         run = self.workspace.registered_run(name)
+        row = self._row(run)
+        steps = [self._plan_row(run, rs) for rs in run.plan.values()] if run.plan else self._inferred_rows(run, row)
+        self._collect_problems()
+        return RunDetail(row, _dependency_order(steps))
+
+    def _plan_row(self, run: Run, rs: RunStep) -> StepRow:
+        log = Path(rs.log_file) if rs.log_file else None
+        if log is not None and not log.is_absolute():
+            log = self.root / log
+        return StepRow(
+            unique_id=rs.unique_id, name=rs.name, step_class_name=rs.step_class_name, state=rs.state,
+            reason=rs.reason, blocked_by=rs.blocked_by, target=rs.target, start_time=rs.start_time,
+            end_time=rs.end_time, error=rs.error, dependencies=rs.dependencies, log_path=log,
+            progress=self.step_progress(rs.unique_id) if rs.state == StepState.RUNNING else None,
+        )
+
+    def _inferred_rows(self, run: Run, row: RunRow) -> list[StepRow]:
         infos, names = self._infos(run)
-        row = self._row(run, infos)
         ended = row.status != RunStatus.RUNNING
         steps: list[StepRow] = []
         for uid, info in infos.items():
@@ -132,9 +170,6 @@ class WorkspaceReader:
                 reason = StepReason.NOT_REACHED if ended else StepReason.PENDING
             else:
                 reason = StepReason.RAN
-            log = Path(info.log_file) if info.log_file else None
-            if log is not None and not log.is_absolute():
-                log = self.root / log
             steps.append(
                 StepRow(
                     unique_id=uid,
@@ -148,14 +183,11 @@ class WorkspaceReader:
                     end_time=info.end_time,
                     error=info.crashed or info.error,
                     dependencies=tuple(sorted(info.dependencies)),
-                    log_path=log,
+                    log_path=None,
                     progress=self.step_progress(uid) if info.state == StepState.RUNNING else None,
                 )
             )
-        self._collect_problems()
-        from ._local_reader import _dependency_order
-
-        return RunDetail(row, _dependency_order(steps))
+        return steps
 
     def step_info(self, uid: str, run: str | None = None) -> StepInfo:
         """The workspace's record of ``uid`` (KeyError if unknown)."""

@@ -1,0 +1,253 @@
+"""The ``tango-tui`` command.
+
+::
+
+    tango-tui DIR|URL [--poll SECONDS] [--theme NAME]   the live dashboard
+    tango-tui ls DIR [--json]                           list the runs
+    tango-tui show DIR RUN [--json]                     a run's steps
+    tango-tui demo [DIR] [--no-ui]                      run the bundled example pipeline and watch it
+
+The headless commands read through :mod:`tango_tui.monitor.source` and never import Textual; the
+dashboard is imported only when it is started. Exit codes: 0 ok, 1 no such run (or a failed demo
+pipeline with ``--no-ui``), 2 usage error or a path that is not a workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from . import __version__
+from .core._errors import WorkspaceError
+from .core._model import StepState
+
+COMMANDS = ("ls", "show", "demo")
+
+_DESCRIPTION = """\
+A live terminal dashboard for tango-tui and AI2 Tango (1.x) workspaces.
+
+commands:
+  tango-tui DIR|URL [--poll S] [--theme NAME]  open the dashboard on a workspace (it may be empty
+                                               or not exist yet: runs appear as they are written)
+  tango-tui ls DIR [--json]                    print the runs, newest first
+  tango-tui show DIR RUN [--json]              print a run's steps
+  tango-tui demo [DIR] [--no-ui]               run an example pipeline in the background and
+                                               open the dashboard on it
+"""
+
+
+def _dashboard_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tango-tui",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'tango-tui COMMAND --help' for a command's options. "
+        "A workspace directory literally named like a command: write ./ls.",
+    )
+    p.add_argument("--version", action="version", version=f"tango-tui {__version__}")
+    p.add_argument("path", metavar="DIR|URL", help="workspace directory or local:// URL")
+    _add_live_options(p)
+    return p
+
+
+def _add_live_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--poll",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=None,
+        help="poll the file system every SECONDS instead of inotify (for NFS and other network "
+        "file systems, where inotify never sees other machines' writes)",
+    )
+    p.add_argument("--theme", metavar="NAME", default=None, help="Textual theme (e.g. nord, gruvbox)")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _command_parser(command: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"tango-tui {command}")
+    if command == "ls":
+        p.description = "Print the runs of a workspace, newest first."
+        p.add_argument("path", metavar="DIR|URL")
+        p.add_argument("--json", action="store_true", help="print JSON (a list of runs with their steps)")
+    elif command == "show":
+        p.description = "Print the steps of one run, dependencies first."
+        p.add_argument("path", metavar="DIR|URL")
+        p.add_argument("run", metavar="RUN")
+        p.add_argument("--json", action="store_true", help="print JSON")
+    else:
+        p.description = (
+            "Start the bundled example pipeline in a background process writing into DIR "
+            "(default: a fresh temporary directory) and open the dashboard on it. Run it again "
+            "into the same DIR to see cached steps."
+        )
+        p.add_argument("path", metavar="DIR", nargs="?", default=None)
+        p.add_argument("--no-ui", action="store_true", help="run the pipeline in the foreground only")
+        _add_live_options(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``tango-tui``; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in COMMANDS:
+        ns = _command_parser(args[0]).parse_args(args[1:])
+        command = args[0]
+    else:
+        ns = _dashboard_parser().parse_args(args)
+        command = "ui"
+    try:
+        if command == "ls":
+            return cmd_ls(ns.path, as_json=ns.json)
+        if command == "show":
+            return cmd_show(ns.path, ns.run, as_json=ns.json)
+        if command == "demo":
+            from .demo.launch import cmd_demo
+
+            return cmd_demo(ns.path, no_ui=ns.no_ui, poll_interval=ns.poll, theme=ns.theme)
+        return cmd_ui(ns.path, poll_interval=ns.poll, theme=ns.theme)
+    except WorkspaceError as e:
+        print(f"tango-tui: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `tango-tui ls DIR | head`: the reader went away; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _open_existing(path: str) -> Any:
+    from .monitor.source import open_source, path_from_url
+
+    root = path_from_url(path)
+    if not root.exists():
+        raise WorkspaceError(root, "no such directory")
+    return open_source(path)
+
+
+def cmd_ui(path: str, *, poll_interval: float | None = None, theme: str | None = None) -> int:
+    """Open the dashboard (the directory may be empty or not exist yet)."""
+    from .monitor.source import open_source
+
+    source = open_source(path)  # fails fast, before Textual loads, on a non-workspace
+    from .app import make_app
+
+    try:
+        app = make_app(path, poll_interval=poll_interval, theme=theme, source=source)
+    except ValueError as e:
+        print(f"tango-tui: {e}", file=sys.stderr)
+        return 2
+    app.run()
+    return int(app.return_code or 0)
+
+
+# ----- headless -----------------------------------------------------------------------------------
+def cmd_ls(path: str, *, as_json: bool = False, out: TextIO | None = None) -> int:
+    """Print the runs of the workspace at ``path``."""
+    out = out or sys.stdout
+    src = _open_existing(path)
+    rows = src.list_runs()
+    if as_json:
+        docs = []
+        for row in rows:
+            try:
+                docs.append(src.run_detail(row.name).to_json_dict())
+            except KeyError:
+                continue  # deleted while listing
+        json.dump(docs, out, indent=2)
+        out.write("\n")
+    elif not rows:
+        out.write(f"no runs in {src.root}\n")
+    else:
+        now = datetime.now(timezone.utc)
+        table = [
+            [r.name, r.status.value, _when(r.start_date), _duration(r.start_date, r.end_date or now),
+             _counts(r.counts), r.problem or ""]
+            for r in rows
+        ]
+        _print_table(["RUN", "STATUS", "STARTED", "DURATION", "STEPS", "PROBLEM"], table, out)
+    _print_problems(src)
+    return 0
+
+
+def cmd_show(path: str, run: str, *, as_json: bool = False, out: TextIO | None = None) -> int:
+    """Print the steps of run ``run`` of the workspace at ``path``."""
+    out = out or sys.stdout
+    src = _open_existing(path)
+    try:
+        detail = src.run_detail(run)
+    except KeyError:
+        print(f"tango-tui: no run named {run!r} in {src.root}", file=sys.stderr)
+        return 1
+    if as_json:
+        json.dump(detail.to_json_dict(), out, indent=2)
+        out.write("\n")
+    else:
+        r = detail.run
+        out.write(f"run {r.name}: {r.status.value}, started {_when(r.start_date)}")
+        if r.end_date:
+            out.write(f", took {_duration(r.start_date, r.end_date)}")
+        out.write("\n")
+        now = datetime.now(timezone.utc)
+        table = [
+            [s.name + (" *" if s.target else ""), s.state.value, s.reason.value, _when(s.start_time),
+             _duration(s.start_time, s.end_time or (now if s.state == StepState.RUNNING else None)),
+             s.unique_id, (s.error or "").splitlines()[0] if s.error else ""]
+            for s in detail.steps
+        ]
+        _print_table(["STEP", "STATE", "REASON", "STARTED", "DURATION", "UNIQUE ID", "ERROR"], table, out)
+        out.write("(* = target)\n")
+    _print_problems(src)
+    return 0
+
+
+def _print_problems(src: Any) -> None:
+    for p in src.problems:
+        print(f"tango-tui: skipped {p.path}: {p.problem}", file=sys.stderr)
+
+
+def _when(dt: datetime | None) -> str:
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S") if dt else "-"
+
+
+def _duration(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return "-"
+    secs = max(0, int((end - start).total_seconds()))
+    h, rem = divmod(secs, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _counts(counts: dict[StepState, int]) -> str:
+    order = list(StepState)
+    return ", ".join(f"{n} {s.value}" for s, n in sorted(counts.items(), key=lambda kv: order.index(kv[0])) if n)
+
+
+def _print_table(header: list[str], rows: list[list[str]], out: TextIO) -> None:
+    # Control characters in names or errors must not move the terminal's cursor.
+    clean = [[_printable(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in clean) for i in range(len(header))]
+    for row in clean:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
