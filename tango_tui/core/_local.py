@@ -19,25 +19,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import secrets
 import shutil
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import ParseResult, parse_qs
 
-import coolname
 import filelock
 
 from ._environment import collect_environment, collect_platform
-from ._errors import RecordError, RunExistsError, StepStateError, WorkspaceError
+from ._errors import RecordError, StepStateError, WorkspaceError
 from ._format import (
     MARKER_FILE,
     PROGRESS_FILE,
-    PROGRESS_FORMAT,
-    RUN_FORMAT,
     STEP_FORMAT,
     TMP_PREFIX,
     WORKSPACE_FORMAT,
@@ -47,30 +43,17 @@ from ._format import (
 )
 from ._liveness import current_owner, hostname, lock_is_held, owner_is_alive
 from ._local_cache import LocalStepCache
-from ._local_runs import (
-    create_run_dir,
-    list_dir_names,
-    plan_for,
-    point_latest,
-    read_run,
-    read_runs,
-    run_names,
-    run_to_body,
-    targets_by_name,
-)
-from ._logs import capture_output, file_handler
-from ._model import LazyStepInfos, Progress, Run, RunStep, StepInfo, StepState, dt_to_json, utc_now
-from ._names import validate_run_name
-from ._workspace import RunSort, StepInfoSort, Workspace
+from ._local_output import OutputMixin
+from ._local_runs import RunsMixin, list_dir_names
+from ._model import StepInfo, StepState, dt_to_json, utc_now
+from ._names import is_component
+from ._workspace import StepInfoSort, Workspace
 
 if TYPE_CHECKING:
     from ._step import Step
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-_LOG_NAME = re.compile(r"^(\d+)\.log$")
-_MAX_NAME_TRIES = 100
 
 # Step locks held by this process: realpath of lock file -> (pid, lock). Module-level so that two
 # LocalWorkspace objects on one directory agree; the pid guards against entries inherited by fork.
@@ -84,16 +67,12 @@ def _held(key: str) -> filelock.UnixFileLock | None:
     return entry[1]
 
 
-def _is_component(uid: object) -> bool:
-    return isinstance(uid, str) and bool(uid) and "/" not in uid and "\0" not in uid and uid not in (".", "..")
-
-
 def _open_local(path: str, read_only: bool) -> LocalWorkspace:
     return LocalWorkspace(path, read_only=read_only)
 
 
 @Workspace.register("local")
-class LocalWorkspace(Workspace):
+class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
     """A workspace in a local (or NFS) directory.
 
     Args:
@@ -237,7 +216,7 @@ class LocalWorkspace(Workspace):
         """
         step = None if isinstance(step_or_unique_id, str) else step_or_unique_id
         uid = step_or_unique_id if step is None else step.unique_id
-        if not _is_component(uid):
+        if not is_component(uid):
             raise KeyError(f"not a valid step unique id: {uid!r}")
         try:
             info = self._read_info(uid)
@@ -304,6 +283,10 @@ class LocalWorkspace(Workspace):
         except RecordError as e:
             logger.warning("replacing a damaged step record: %s", e)
             return None
+
+    def _holds(self, uid: str) -> bool:
+        """Whether this process is executing the step (holds its lock)."""
+        return _held(self._lock_key(uid)) is not None
 
     def _release(self, uid: str) -> None:
         key = self._lock_key(uid)
@@ -399,7 +382,7 @@ class LocalWorkspace(Workspace):
         """
         self._writable("remove a step")
         uid = step_unique_id
-        if not _is_component(uid) or not self.layout.step_dir(uid).is_dir():
+        if not is_component(uid) or not self.layout.step_dir(uid).is_dir():
             raise KeyError(f"no step {uid!r} in workspace {self.dir}")
         with contextlib.suppress(FileNotFoundError, RecordError):
             info = self.step_info(uid)
@@ -415,219 +398,6 @@ class LocalWorkspace(Workspace):
         path = self.layout.step_work_dir(step.unique_id)
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-    # ----- logs and progress --------------------------------------------------------------
-    def _new_log_file(self, logs_dir: Path, floor: int) -> Path:
-        numbers = [int(m.group(1)) for n in list_dir_names(logs_dir) if (m := _LOG_NAME.match(n))]
-        n = max([floor, *numbers]) + 1
-        while True:
-            path = logs_dir / f"{n:03d}.log"
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-                return path
-            except FileExistsError:
-                n += 1
-
-    @contextlib.contextmanager
-    def _log_context(self, step: Step, run_name: str | None) -> Iterator[None]:
-        uid = step.unique_id
-        if step.cache_results or run_name is None:
-            base = self.layout.step_dir(uid)
-        else:
-            validate_run_name(run_name)
-            if not self.layout.run_dir(run_name).is_dir():
-                raise KeyError(f"no run {run_name!r} in workspace {self.dir}")
-            base = self.layout.run_step_dir(run_name, uid)
-        logs_dir = base / "logs"
-        logs_dir.mkdir(parents=True, exist_ok=True)
-        floor = 0
-        with contextlib.suppress(FileNotFoundError, RecordError):
-            floor = self._read_info(uid).attempt
-        path = self._new_log_file(logs_dir, floor)
-        previous = self._active.get(uid)
-        self._active[uid] = path
-        if _held(self._lock_key(uid)) is not None:  # entered after step_starting: point the record here
-            with contextlib.suppress(OSError, RecordError):
-                info = self._read_info(uid)
-                info.log_file = self.layout.relative(path)
-                self._write_info(info)
-        try:
-            with capture_output(path):
-                yield
-        finally:
-            if previous is None:
-                self._active.pop(uid, None)
-            else:
-                self._active[uid] = previous
-            with contextlib.suppress(OSError):
-                # Nothing ran (e.g. the result was cached): do not leave an empty attempt log behind.
-                if path.stat().st_size == 0 and self._read_info(uid).log_file != self.layout.relative(path):
-                    path.unlink()
-
-    def step_log_context(self, step: Step, run_name: str | None = None) -> contextlib.AbstractContextManager[None]:
-        """Capture one execution's logging and stdout/stderr into a new per-attempt log file.
-
-        The file is ``cache/<uid>/logs/NNN.log`` (``runs/<run>/steps/<uid>/logs/NNN.log`` for an
-        uncacheable step run as part of ``run_name``), line-buffered; earlier attempts' files stay.
-        """
-        self._writable("capture step logs")
-        return self._log_context(step, run_name)
-
-    def _progress_path(self, uid: str) -> Path:
-        active = self._active.get(uid)
-        if active is not None:
-            return active.parent.parent / PROGRESS_FILE
-        with contextlib.suppress(FileNotFoundError, RecordError):
-            log_file = self._read_info(uid).log_file
-            if log_file:
-                return self.layout.resolve(log_file).parent.parent / PROGRESS_FILE
-        return self.layout.step_progress(uid)
-
-    def report_progress(self, step: Step, progress: Progress) -> None:
-        """Write ``progress.json`` of the running attempt (atomic, not fsynced; errors are logged)."""
-        self._writable("report progress")
-        path = self._progress_path(step.unique_id)
-        try:
-            write_record(path, PROGRESS_FORMAT, {"progress": progress.to_json_dict()}, fsync=False)
-        except OSError as e:
-            logger.warning("could not write progress of step %s to %s: %s", step.unique_id, path, e)
-
-    def step_progress(self, step_or_unique_id: Step | str) -> Progress | None:
-        """The latest progress the step reported, or None (none yet, or unreadable)."""
-        uid = step_or_unique_id if isinstance(step_or_unique_id, str) else step_or_unique_id.unique_id
-        if not _is_component(uid):
-            return None
-        path = self._progress_path(uid)
-        try:
-            doc = read_record(path, PROGRESS_FORMAT)
-            return Progress.from_json_dict(doc.get("progress"))  # type: ignore[arg-type]
-        except (FileNotFoundError, RecordError, TypeError, ValueError) as e:
-            logger.debug("no usable progress for step %s at %s: %s", uid, path, e)
-            return None
-
-    # ----- runs ---------------------------------------------------------------------------
-    def _target_info(self, uid: str, row: RunStep | None) -> StepInfo:
-        try:
-            return self.step_info(uid)
-        except KeyError:
-            if row is None:
-                raise
-            return StepInfo(
-                unique_id=uid, step_class_name=row.step_class_name, step_name=row.name,
-                dependencies=frozenset(row.dependencies), cacheable=row.cacheable,
-            )
-
-    def _ensure_record(self, step: Step) -> None:
-        """Write an INCOMPLETE record for a step never seen, never replacing an existing one."""
-        path = self.layout.step_record(step.unique_id)
-        if os.path.exists(path):
-            return
-        self.layout.step_dir(step.unique_id).mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        write_record(tmp, STEP_FORMAT, {"step": step.make_step_info().to_json_dict()})
-        try:
-            os.link(tmp, path)  # publish only if absent: a concurrent RUNNING record wins
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-
-    def register_run(self, targets: Iterable[Step], name: str | None = None) -> Run:
-        """Register a run of ``targets`` under ``name`` (a readable one is invented if None).
-
-        Creates ``runs/<name>/`` whole (record, one relative link per target), an INCOMPLETE
-        record for each step never seen, and repoints ``latest``.
-
-        Raises:
-            RunExistsError: If a run called ``name`` exists (it is never overwritten).
-            InvalidNameError: If ``name`` is not a safe run name.
-        """
-        self._writable("register a run")
-        if name is not None:
-            validate_run_name(name)
-        by_name = targets_by_name(targets)
-        plan = plan_for(by_name)
-        seen: dict[str, Step] = {}
-        for step in by_name.values():
-            seen[step.unique_id] = step
-            for dep in step.recursive_dependencies:
-                seen.setdefault(dep.unique_id, dep)
-        for step in seen.values():
-            self._ensure_record(step)
-        ids = {n: s.unique_id for n, s in by_name.items()}
-        run = Run(name=name or "", steps=LazyStepInfos(ids, lambda uid: self._target_info(uid, plan.get(uid))),
-                  start_date=utc_now(), plan=plan)
-        if name is not None:
-            create_run_dir(self.layout, run)
-        else:
-            for attempt in range(_MAX_NAME_TRIES):
-                run.name = coolname.generate_slug(2)
-                if attempt >= _MAX_NAME_TRIES // 2:
-                    run.name += f"-{secrets.token_hex(2)}"
-                try:
-                    create_run_dir(self.layout, run)
-                    break
-                except RunExistsError:
-                    continue
-            else:
-                raise WorkspaceError(self.layout.runs_dir, "could not invent an unused run name")
-        with contextlib.suppress(OSError):
-            point_latest(self.layout, run.name)
-        return run
-
-    def _loader(self, uid: str, row: RunStep | None) -> StepInfo:
-        return self._target_info(uid, row)
-
-    def registered_run(self, name: str) -> Run:
-        """The run called ``name`` (KeyError if none; RecordError if its record is damaged)."""
-        if not isinstance(name, str) or not _is_component(name) or name.startswith("."):
-            raise KeyError(f"no run {name!r} in workspace {self.dir}")
-        try:
-            return read_run(self.layout, name, self._loader)
-        except FileNotFoundError:
-            raise KeyError(f"no run {name!r} in workspace {self.dir}") from None
-
-    def registered_runs(self) -> dict[str, Run]:
-        """All runs; damaged run records are skipped with a warning naming their path."""
-        return read_runs(self.layout, sorted(run_names(self.layout)), self._loader)
-
-    def search_registered_runs(
-        self,
-        *,
-        sort_by: RunSort | None = None,
-        sort_descending: bool = True,
-        match: str | None = None,
-        start: int = 0,
-        stop: int | None = None,
-    ) -> list[Run]:
-        """Runs whose name contains ``match``; sorting by name reads only the requested slice."""
-        names = run_names(self.layout, match)
-        if sort_by == RunSort.NAME:
-            names.sort(reverse=sort_descending)
-            return list(read_runs(self.layout, names[start:stop], self._loader).values())
-        runs = list(read_runs(self.layout, names, self._loader).values())
-        runs.sort(key=lambda r: (r.start_date, r.name), reverse=sort_descending)
-        return runs[start:stop]
-
-    def num_registered_runs(self, *, match: str | None = None) -> int:
-        """How many run directories match (counted without reading their records)."""
-        return len(run_names(self.layout, match))
-
-    def update_run(self, run: Run) -> None:
-        """Rewrite ``runs/<name>/run.json`` atomically (status, end date, owner, plan rows)."""
-        self._writable("update a run")
-        validate_run_name(run.name)
-        if not self.layout.run_dir(run.name).is_dir():
-            raise KeyError(f"no run {run.name!r} in workspace {self.dir}")
-        write_record(self.layout.run_record(run.name), RUN_FORMAT, run_to_body(run))
-
-    def capture_logs_for_run(self, name: str) -> contextlib.AbstractContextManager[None]:
-        """Send Python logging (INFO and up) to ``runs/<name>/out.log`` while active."""
-        self._writable("capture run logs")
-        validate_run_name(name)
-        if not self.layout.run_dir(name).is_dir():
-            raise KeyError(f"no run {name!r} in workspace {self.dir}")
-        return file_handler(self.layout.run_log(name))
 
     # ----- step listing -------------------------------------------------------------------
     def _all_infos(self) -> list[StepInfo]:

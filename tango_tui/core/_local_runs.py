@@ -11,6 +11,7 @@ that opens step records only when someone looks at them.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -20,17 +21,42 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import coolname
+
 from ._errors import InvalidNameError, RecordError, RunExistsError, WorkspaceError
-from ._format import CACHE_DIR, RUN_FORMAT, RUN_RECORD, TMP_PREFIX, Layout, parse_record, write_record
+from ._format import (
+    CACHE_DIR,
+    RUN_FORMAT,
+    RUN_RECORD,
+    STEP_FORMAT,
+    TMP_PREFIX,
+    Layout,
+    parse_record,
+    write_record,
+)
 from ._liveness import owner_is_alive
 from ._local_cache import fsync_dir
-from ._model import LazyStepInfos, Owner, Run, RunStatus, RunStep, StepInfo, dt_from_json, dt_to_json
-from ._names import encode_step_name, is_valid_run_name
+from ._logs import file_handler
+from ._model import (
+    LazyStepInfos,
+    Owner,
+    Run,
+    RunStatus,
+    RunStep,
+    StepInfo,
+    dt_from_json,
+    dt_to_json,
+    utc_now,
+)
+from ._names import encode_step_name, is_component, is_valid_run_name, validate_run_name
+from ._workspace import RunSort
 
 if TYPE_CHECKING:
     from ._step import Step
 
 logger = logging.getLogger(__name__)
+
+_MAX_NAME_TRIES = 100
 
 
 # ----- the record ----------------------------------------------------------------------------
@@ -251,3 +277,137 @@ def read_runs(layout: Layout, names: Iterable[str], loader: Any) -> dict[str, Ru
         except RecordError as e:
             logger.warning("skipping run %r: %s", name, e)
     return out
+
+
+class RunsMixin:
+    """Run registration and listing for LocalWorkspace (uses its ``layout``, ``step_info``,
+    ``_writable`` and ``dir``)."""
+
+    dir: Path
+    layout: Layout
+    _writable: Any
+    step_info: Any
+
+    def _target_info(self, uid: str, row: RunStep | None) -> StepInfo:
+        try:
+            return self.step_info(uid)
+        except KeyError:
+            if row is None:
+                raise
+            return StepInfo(
+                unique_id=uid, step_class_name=row.step_class_name, step_name=row.name,
+                dependencies=frozenset(row.dependencies), cacheable=row.cacheable,
+            )
+
+    def _ensure_record(self, step: Step) -> None:
+        """Write an INCOMPLETE record for a step never seen, never replacing an existing one."""
+        path = self.layout.step_record(step.unique_id)
+        if os.path.exists(path):
+            return
+        self.layout.step_dir(step.unique_id).mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        write_record(tmp, STEP_FORMAT, {"step": step.make_step_info().to_json_dict()})
+        try:
+            os.link(tmp, path)  # publish only if absent: a concurrent RUNNING record wins
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+
+    def register_run(self, targets: Iterable[Step], name: str | None = None) -> Run:
+        """Register a run of ``targets`` under ``name`` (a readable one is invented if None).
+
+        Creates ``runs/<name>/`` whole (record, one relative link per target), an INCOMPLETE
+        record for each step never seen, and repoints ``latest``.
+
+        Raises:
+            RunExistsError: If a run called ``name`` exists (it is never overwritten).
+            InvalidNameError: If ``name`` is not a safe run name.
+        """
+        self._writable("register a run")
+        if name is not None:
+            validate_run_name(name)
+        by_name = targets_by_name(targets)
+        plan = plan_for(by_name)
+        seen: dict[str, Step] = {}
+        for step in by_name.values():
+            seen[step.unique_id] = step
+            for dep in step.recursive_dependencies:
+                seen.setdefault(dep.unique_id, dep)
+        for step in seen.values():
+            self._ensure_record(step)
+        ids = {n: s.unique_id for n, s in by_name.items()}
+        run = Run(name=name or "", steps=LazyStepInfos(ids, lambda uid: self._target_info(uid, plan.get(uid))),
+                  start_date=utc_now(), plan=plan)
+        if name is not None:
+            create_run_dir(self.layout, run)
+        else:
+            for attempt in range(_MAX_NAME_TRIES):
+                run.name = coolname.generate_slug(2)
+                if attempt >= _MAX_NAME_TRIES // 2:
+                    run.name += f"-{secrets.token_hex(2)}"
+                try:
+                    create_run_dir(self.layout, run)
+                    break
+                except RunExistsError:
+                    continue
+            else:
+                raise WorkspaceError(self.layout.runs_dir, "could not invent an unused run name")
+        with contextlib.suppress(OSError):
+            point_latest(self.layout, run.name)
+        return run
+
+    def _loader(self, uid: str, row: RunStep | None) -> StepInfo:
+        return self._target_info(uid, row)
+
+    def registered_run(self, name: str) -> Run:
+        """The run called ``name`` (KeyError if none; RecordError if its record is damaged)."""
+        if not isinstance(name, str) or not is_component(name) or name.startswith("."):
+            raise KeyError(f"no run {name!r} in workspace {self.dir}")
+        try:
+            return read_run(self.layout, name, self._loader)
+        except FileNotFoundError:
+            raise KeyError(f"no run {name!r} in workspace {self.dir}") from None
+
+    def registered_runs(self) -> dict[str, Run]:
+        """All runs; damaged run records are skipped with a warning naming their path."""
+        return read_runs(self.layout, sorted(run_names(self.layout)), self._loader)
+
+    def search_registered_runs(
+        self,
+        *,
+        sort_by: RunSort | None = None,
+        sort_descending: bool = True,
+        match: str | None = None,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> list[Run]:
+        """Runs whose name contains ``match``; sorting by name reads only the requested slice."""
+        names = run_names(self.layout, match)
+        if sort_by == RunSort.NAME:
+            names.sort(reverse=sort_descending)
+            return list(read_runs(self.layout, names[start:stop], self._loader).values())
+        runs = list(read_runs(self.layout, names, self._loader).values())
+        runs.sort(key=lambda r: (r.start_date, r.name), reverse=sort_descending)
+        return runs[start:stop]
+
+    def num_registered_runs(self, *, match: str | None = None) -> int:
+        """How many run directories match (counted without reading their records)."""
+        return len(run_names(self.layout, match))
+
+    def update_run(self, run: Run) -> None:
+        """Rewrite ``runs/<name>/run.json`` atomically (status, end date, owner, plan rows)."""
+        self._writable("update a run")
+        validate_run_name(run.name)
+        if not self.layout.run_dir(run.name).is_dir():
+            raise KeyError(f"no run {run.name!r} in workspace {self.dir}")
+        write_record(self.layout.run_record(run.name), RUN_FORMAT, run_to_body(run))
+
+    def capture_logs_for_run(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """Send Python logging (INFO and up) to ``runs/<name>/out.log`` while active."""
+        self._writable("capture run logs")
+        validate_run_name(name)
+        if not self.layout.run_dir(name).is_dir():
+            raise KeyError(f"no run {name!r} in workspace {self.dir}")
+        return file_handler(self.layout.run_log(name))
+

@@ -81,6 +81,14 @@ def is_valid_run_name(name: object) -> bool:
     return True
 
 
+def is_component(name: object) -> bool:
+    """Whether ``name`` can name exactly one directory entry (a unique id, a run directory)."""
+    return (
+        isinstance(name, str) and bool(name) and "/" not in name and "\0" not in name
+        and name not in (".", "..")
+    )
+
+
 def _pct(ch: str) -> str:
     return "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
 
