@@ -1,0 +1,447 @@
+"""``LogFile``: a lazy, offset-addressed reader of a growing text log.
+
+Built for a virtual-scrolling log pane that shows ~50 lines at a time of a file that may be
+1 GB and still growing. Nothing reads the whole file up front: the tail is found by reading
+backwards from the end (like ``less +G``), and only the lines asked for are read (``os.pread``).
+
+Positions are byte offsets of line starts. A widget keeps the offset of its top line and asks::
+
+    log = LogFile(path)          # or: with LogFile(path) as log:
+    log.open()                   # WorkspaceError(path, problem) if missing/denied/a directory
+    lines = log.tail(50)         # the last 50 lines, a partial last line included
+    log.lines_before(lines[0].offset, 50)   # page up
+    log.lines_after(lines[-1].end, 50)      # page down
+    log.line_at(offset)          # the line containing any byte offset
+    change = log.refresh()       # LogChange: appended / truncated / replaced / vanished / none
+    hit = log.search("error", start, backwards=False, regex=False, case_sensitive=False,
+                     cancel=event)          # -> Line | None, read in 1 MiB chunks
+    log.size                     # bytes known since the last open()/refresh()
+    log.close()
+
+Lines are :class:`Line` ``(offset, end, text, complete, cut)``: ``end`` is the next line's
+offset; ``text`` is decoded UTF-8 with bad bytes replaced, without ``\\r\\n``, with ANSI escape
+sequences removed, control characters shown as symbols (tabs kept), and a line over 64 KiB cut
+for display with a marker (``cut=True``; offsets stay exact). A last line without a line break
+has ``complete=False``; after a refresh that reports growth, re-read from
+``LogChange.reread_from`` (that line's start) to see it whole.
+
+Line numbers (1-based) and the line count come from a forward count that the widget runs in a
+background thread, a slice at a time: ``scan(cancel=event, max_bytes=...)``. Until it has passed
+an offset, ``line_number_of(offset)`` is None and ``approx_line_count`` is an estimate; once done,
+``line_count`` is exact, ``offset_of_line(n)`` supports "go to line", and ``refresh()`` keeps the
+count current. A byte-proportional scrollbar (``offset / size``) needs no count at all.
+
+Threads: reads use ``pread`` (no shared file position) and state changes hold a lock, so a scan
+or search thread may run beside the UI thread. A ``refresh()`` that resets the file (truncation,
+replacement) makes a running scan stop and start over; a search running meanwhile may return a
+line of the old file, which the caller's own reset handling discards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tango_tui.core._errors import WorkspaceError
+
+from . import _logread
+from ._logread import Line, read
+from ._logscan import LineCount
+from ._logsearch import compile_pattern, find_line
+
+__all__ = ["ChangeKind", "Line", "LogChange", "LogFile", "LogFileError"]
+
+log = logging.getLogger(__name__)
+
+_HEAD = 64
+"""Bytes at the start of the file remembered to notice a file rewritten in place."""
+_INLINE_COUNT = 32 * 1024 * 1024
+"""Appends up to this size are counted during ``refresh`` (bigger ones are left to ``scan``)."""
+_SCAN_CHUNK = 1024 * 1024
+
+
+class LogFileError(WorkspaceError):
+    """A log file cannot be opened: missing, permission denied, a directory, not a file."""
+
+
+class ChangeKind(str, Enum):
+    """What :meth:`LogFile.refresh` found."""
+
+    NONE = "none"
+    """Nothing changed."""
+    APPENDED = "appended"
+    """The file grew; lines from ``reread_from`` on are new or completed."""
+    TRUNCATED = "truncated"
+    """The file shrank or was rewritten in place: everything must be read again."""
+    REPLACED = "replaced"
+    """The path now names another file (rotation: renamed and recreated): read again."""
+    VANISHED = "vanished"
+    """The path is gone (or unreadable); what was read stays available until it returns."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogChange:
+    """The result of :meth:`LogFile.refresh`."""
+
+    kind: ChangeKind
+    """What happened."""
+    size: int
+    """The file size now known."""
+    previous_size: int
+    """The size known before this refresh."""
+    reread_from: int
+    """Offset from which shown lines may differ: the old last line's start on APPENDED (it
+    may have been partial), 0 on TRUNCATED / REPLACED, ``size`` otherwise."""
+    new_lines: int | None = None
+    """Line breaks added on APPENDED (None if the append was too big to count inline)."""
+    problem: str | None = None
+    """Why the file is unavailable, on VANISHED."""
+
+    @property
+    def reset(self) -> bool:
+        """True when the caller must drop everything it read and start again."""
+        return self.kind in (ChangeKind.TRUNCATED, ChangeKind.REPLACED)
+
+
+def _open_fd(path: Path) -> tuple[int, os.stat_result]:
+    """Open ``path`` read-only; raise :class:`LogFileError` saying what is wrong."""
+    try:
+        # O_NONBLOCK so a FIFO at the path cannot hang the reader; no effect on regular files.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise LogFileError(path, "log file not found") from None
+    except PermissionError:
+        raise LogFileError(path, "permission denied") from None
+    except NotADirectoryError:
+        raise LogFileError(path, "a parent of the log path is not a directory") from None
+    except OSError as exc:
+        raise LogFileError(path, f"cannot open log file: {exc.strerror or exc}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        what = "is a directory" if stat.S_ISDIR(st.st_mode) else "is not a regular file"
+        raise LogFileError(path, f"{what}, not a log file")
+    return fd, st
+
+
+class LogFile:
+    """A lazy reader of one growing log file (see the module docstring for the API tour).
+
+    Args:
+        path: The log file. Nothing is opened until :meth:`open`.
+        checkpoint_every: Lines between two entries of the sparse line index.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, checkpoint_every: int = 1000) -> None:
+        self.path = Path(path)
+        """The log file's path."""
+        self.problem: str | None = None
+        """Why the file is unavailable, while :attr:`vanished`."""
+        self._stride = checkpoint_every
+        self._lock = threading.RLock()
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._size = 0
+        self._head = b""
+        self._generation = 0
+        self._count = LineCount(stride=checkpoint_every)
+        self._vanished = False
+        self._sample = (0, 0)  # (bytes, lines) seen by reads: estimates the line count
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def open(self) -> LogFile:
+        """Open the file. Raises :class:`LogFileError` (a ``WorkspaceError``) naming the path."""
+        fd, st = _open_fd(self.path)
+        with self._lock:
+            self._close_fd()
+            self._adopt(fd, st)
+        return self
+
+    def close(self) -> None:
+        """Release the file (idempotent)."""
+        with self._lock:
+            self._close_fd()
+
+    def __enter__(self) -> LogFile:
+        return self.open() if self._fd is None else self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _adopt(self, fd: int, st: os.stat_result) -> None:
+        """Start over on the open file ``fd`` (lock held)."""
+        self._fd = fd
+        self._identity = (st.st_dev, st.st_ino)
+        self._size = st.st_size
+        self._head = read(fd, 0, min(_HEAD, st.st_size))
+        self._reset_index()
+        self._vanished = False
+        self.problem = None
+
+    def _reset_index(self) -> None:
+        self._generation += 1
+        self._count = LineCount(stride=self._stride)
+        self._sample = (0, 0)
+
+    def _snapshot(self) -> tuple[int, int]:
+        with self._lock:
+            if self._fd is None:
+                raise RuntimeError(f"{self.path}: LogFile is not open")
+            return self._fd, self._size
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Bytes of the file known since the last :meth:`open` / :meth:`refresh`."""
+        return self._size
+
+    @property
+    def vanished(self) -> bool:
+        """True while the path is gone or unreadable (the last refresh said VANISHED)."""
+        return self._vanished
+
+    def _note(self, lines: list[Line]) -> list[Line]:
+        if lines:
+            nbytes, nlines = self._sample
+            self._sample = (nbytes + lines[-1].end - lines[0].offset, nlines + len(lines))
+        return lines
+
+    def tail(self, n: int) -> list[Line]:
+        """The last ``n`` lines in file order (a last line without a line break included)."""
+        fd, size = self._snapshot()
+        return self._note(_logread.lines_before(fd, size, n, size))
+
+    def lines_before(self, offset: int, n: int) -> list[Line]:
+        """Up to ``n`` lines that end at or before ``offset`` (a line start), in file order."""
+        fd, size = self._snapshot()
+        return self._note(_logread.lines_before(fd, offset, n, size))
+
+    def lines_after(self, offset: int, n: int) -> list[Line]:
+        """Up to ``n`` lines from ``offset`` (a line start, e.g. a ``Line.end``) on."""
+        fd, size = self._snapshot()
+        return self._note(_logread.lines_after(fd, offset, n, size))
+
+    def line_at(self, offset: int) -> Line | None:
+        """The line containing byte ``offset``; None at or past the end of the file."""
+        fd, size = self._snapshot()
+        if offset >= size or offset < 0:
+            return None
+        lines = _logread.lines_after(fd, _logread.line_start(fd, offset), 1, size)
+        return lines[0] if lines else None
+
+    def search(
+        self,
+        pattern: str,
+        start_offset: int,
+        *,
+        backwards: bool = False,
+        regex: bool = False,
+        case_sensitive: bool = False,
+        cancel: Any = None,
+    ) -> Line | None:
+        """Find the next line matching ``pattern``, reading 1 MiB at a time.
+
+        Args:
+            pattern: Text to look for (or a regular expression with ``regex=True``; ``^`` and
+                ``$`` match at line boundaries).
+            start_offset: A line start. Forwards: lines from here on (pass the current match's
+                ``end`` to find the next one). Backwards: lines that start before it.
+            backwards: Search towards the start of the file.
+            regex: Treat ``pattern`` as a Python regular expression.
+            case_sensitive: Match case exactly (default: ignore case).
+            cancel: A ``threading.Event`` or a callable returning True to stop early.
+
+        Returns:
+            The matching line, or None if there is none (or the search was cancelled).
+
+        Raises:
+            re.error: ``pattern`` is not a valid regular expression.
+        """
+        compiled = compile_pattern(pattern, regex=regex, case_sensitive=case_sensitive)
+        fd, size = self._snapshot()
+        found = find_line(fd, size, compiled, start_offset, backwards=backwards, cancel=cancel)
+        if found is None:
+            return None
+        lines = _logread.lines_after(fd, found, 1, size)
+        return lines[0] if lines else None
+
+    # -- line numbers ----------------------------------------------------------------------
+
+    def scan(self, *, cancel: Any = None, max_bytes: int | None = None) -> bool:
+        """Advance the background line count; call it from a worker thread.
+
+        Args:
+            cancel: A ``threading.Event`` or callable; checked after every 1 MiB.
+            max_bytes: Stop after about this many bytes (to work in slices); None: to the end.
+
+        Returns:
+            True when the count has reached the end of the file as known now.
+        """
+        done = 0
+        while True:
+            with self._lock:
+                if self._fd is None:
+                    return False
+                fd, size, generation = self._fd, self._size, self._generation
+                cursor = self._count.cursor
+            if cursor >= size:
+                return True
+            if (max_bytes is not None and done >= max_bytes) or _is_cancelled(cancel):
+                return False
+            try:
+                data = read(fd, cursor, min(size, cursor + _SCAN_CHUNK))
+            except OSError:
+                if generation != self._generation:
+                    continue  # the file was replaced under us; start on the new one
+                raise
+            with self._lock:
+                if generation != self._generation or self._count.cursor != cursor:
+                    continue
+                self._count.feed(data, cursor)
+            done += len(data)
+
+    @property
+    def scan_progress(self) -> float:
+        """How much of the file the line count has covered, 0.0 to 1.0."""
+        return 1.0 if self._size == 0 else min(1.0, self._count.cursor / self._size)
+
+    @property
+    def line_count(self) -> int | None:
+        """The exact number of lines once :meth:`scan` has reached the end, else None."""
+        with self._lock:
+            return self._count.lines if self._count.cursor >= self._size else None
+
+    @property
+    def approx_line_count(self) -> int:
+        """The line count if known, else an estimate from what has been read so far."""
+        with self._lock:
+            count, size = self._count, self._size
+            if count.cursor >= size:
+                return count.lines
+            if count.newlines:
+                return max(count.lines, round(count.newlines * size / count.cursor))
+            nbytes, nlines = self._sample
+            if nlines:
+                return max(1, round(nlines * size / max(1, nbytes)))
+            return 1 if size else 0
+
+    def line_number_of(self, offset: int) -> int | None:
+        """1-based number of the line containing ``offset``, if the count has got that far."""
+        with self._lock:
+            fd, count = self._fd, self._count
+            if fd is None or offset > count.cursor or offset < 0:
+                return None
+            index, pos = count.checkpoint_before(offset)
+        return index + 1 + _count_newlines(fd, pos, offset)
+
+    def offset_of_line(self, number: int) -> int | None:
+        """Offset of 1-based line ``number`` (clamped to 1), if the count has got that far."""
+        index = max(1, number) - 1
+        with self._lock:
+            fd, count, size = self._fd, self._count, self._size
+            if fd is None or index >= count.lines:
+                return None
+            index_pos = count.checkpoint_of_line(index)
+        if index_pos is None:
+            return None
+        at, pos = index_pos
+        lines = _logread.lines_after(fd, pos, index - at, size)
+        return lines[-1].end if lines else pos
+
+    # -- following -------------------------------------------------------------------------
+
+    def refresh(self) -> LogChange:
+        """Look at the file again: growth, truncation, replacement (rotation) or a vanished path.
+
+        Never raises for a file that went away; the lines read so far stay readable (the old
+        file stays open) until the path comes back, which is then reported as REPLACED.
+        """
+        with self._lock:
+            if self._fd is None:
+                raise RuntimeError(f"{self.path}: LogFile is not open")
+            old = self._size
+            problem = None
+            try:
+                st = os.stat(self.path)
+                if not stat.S_ISREG(st.st_mode):
+                    problem = "is no longer a regular file"
+            except FileNotFoundError:
+                problem = "log file vanished"
+            except PermissionError:
+                problem = "permission denied"
+            except OSError as exc:
+                problem = f"cannot read log file: {exc.strerror or exc}"
+            if problem is None and (st.st_dev, st.st_ino) != self._identity:
+                try:
+                    fd, st = _open_fd(self.path)
+                except LogFileError as exc:
+                    problem = exc.problem
+                else:
+                    log.debug("%s: replaced (inode changed)", self.path)
+                    self._close_fd()
+                    self._adopt(fd, st)
+                    return LogChange(ChangeKind.REPLACED, self._size, old, 0)
+            if problem is not None:
+                if not self._vanished:
+                    self._vanished, self.problem = True, problem
+                    return LogChange(ChangeKind.VANISHED, old, old, old, problem=problem)
+            elif self._vanished:
+                self._vanished, self.problem = False, None  # back under the same name
+            return self._grow(old)
+
+    def _grow(self, old: int) -> LogChange:
+        """Compare the open file with what was known (lock held)."""
+        assert self._fd is not None
+        fd = self._fd
+        new = os.fstat(fd).st_size
+        head = read(fd, 0, min(_HEAD, new))
+        if new < old or head[: len(self._head)] != self._head:
+            log.debug("%s: truncated or rewritten (%d -> %d bytes)", self.path, old, new)
+            self._size, self._head = new, head
+            self._reset_index()
+            return LogChange(ChangeKind.TRUNCATED, new, old, 0)
+        if new == old:
+            return LogChange(ChangeKind.NONE, old, old, old)
+        self._head = head
+        count = self._count
+        reread_from = _logread.line_start(fd, old) if old else 0
+        new_lines: int | None = None
+        if new - old <= _INLINE_COUNT:
+            data = read(fd, old, new)
+            new_lines = data.count(b"\n")
+            if count.cursor == old:
+                count.feed(data, old)  # keep a finished count finished
+        self._size = new
+        return LogChange(ChangeKind.APPENDED, new, old, reread_from, new_lines)
+
+
+def _is_cancelled(cancel: Any) -> bool:
+    if cancel is None:
+        return False
+    return bool(cancel()) if callable(cancel) else bool(cancel.is_set())
+
+
+def _count_newlines(fd: int, start: int, end: int) -> int:
+    """Line breaks in ``[start, end)``, read in 1 MiB pieces."""
+    total = 0
+    while start < end:
+        stop = min(end, start + _SCAN_CHUNK)
+        total += read(fd, start, stop).count(b"\n")
+        start = stop
+    return total
