@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..core import _format as fmt
 from ..core._errors import RecordError
-from ..core._liveness import owner_is_alive
+from ..core._liveness import hostname, lock_is_held, owner_is_alive
 from ..core._model import (
     Owner,
     Progress,
@@ -244,18 +244,31 @@ class LocalReader:
 
     @staticmethod
     def _with_liveness(info: StepInfo, lock: Path) -> StepInfo:
+        """CRASHED when the record says RUNNING but its owner is gone or gave up the lock
+        (the same verdict as LocalWorkspace.step_info)."""
         if info.state != StepState.RUNNING:
             return info
-        if owner_is_alive(info.owner, lock) is False:
-            from dataclasses import replace
-
-            who = f"pid {info.owner.pid} on {info.owner.host}" if info.owner else "the lock's owner"
-            return replace(info, crashed=f"the process running it ({who}) is gone")
+        owner = info.owner
+        who = f"pid {owner.pid} on host {owner.host}" if owner else "an unrecorded process"
+        alive = owner_is_alive(owner, lock)
+        if alive is False:
+            return replace(info, crashed=f"the process that ran it ({who}) is gone")
+        if alive and owner is not None and owner.host == hostname() and lock_is_held(lock) is False:
+            return replace(info, crashed=f"its process ({who}) no longer holds the step lock {lock}")
         return info
 
     def step_progress(self, uid: str, run: str | None = None) -> Progress | None:
-        """The latest progress report of a step, or None."""
-        path = self.step_record_path(uid, run).parent / fmt.PROGRESS_FILE
+        """The latest progress report of a step, or None.
+
+        ``progress.json`` sits next to the attempt's ``logs/`` directory: in the step's cache
+        directory, or in ``runs/<run>/steps/<uid>/`` for an uncacheable step.
+        """
+        path = self.layout.step_progress(uid)
+        info = self._step_record(self.step_record_path(uid, run))
+        if isinstance(info, StepInfo) and info.log_file:
+            log = self._log_path(info.log_file)
+            if log is not None:
+                path = log.parent.parent / fmt.PROGRESS_FILE
         try:
             doc = fmt.read_record(path, fmt.PROGRESS_FORMAT)
             return Progress.from_json_dict(doc.get("progress"))  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -190,6 +191,18 @@ def test_live_run_detail_reads_step_records_liveness_and_progress(tmp_path: Path
     wf.write_step(tmp_path, wf.running_info("Dead-2", DEAD_OWNER))
     fmt.write_record(tmp_path / "cache/Live-1/progress.json", fmt.PROGRESS_FORMAT,
                      {"progress": Progress(done=3, total=10, rate=1.5).to_json_dict()}, fsync=False)
+    # The live owner holds the step's lock, as the executor does for the whole attempt.
+    lock_fd = os.open(tmp_path / "cache/Live-1/lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    try:
+        check_live_detail(tmp_path)
+    finally:
+        os.close(lock_fd)
+    # Once the lock is released while the record still says running, the attempt is abandoned.
+    assert open_source(tmp_path).step_info("Live-1").state == StepState.CRASHED
+
+
+def check_live_detail(tmp_path: Path) -> None:
     src = open_source(tmp_path)
     detail = src.run_detail("r")
     by = {s.unique_id: s for s in detail.steps}
