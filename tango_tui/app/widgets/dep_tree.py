@@ -40,7 +40,7 @@ class DepTree(Tree[str]):
         self.guide_depth = 2
         self.steps: dict[str, Any] = {}
         """The latest StepRow per unique id."""
-        self._nodes: dict[str, list[TreeNode[str]]] = {}
+        self._uid_nodes: dict[str, list[TreeNode[str]]] = {}
 
     def _label(self, step: Any) -> Text:
         value = str(step.state)
@@ -62,7 +62,7 @@ class DepTree(Tree[str]):
         for uid, step in self.steps.items():
             before = old.get(uid)
             if before is None or str(before.state) != str(step.state):
-                for node in self._nodes.get(uid, []):
+                for node in self._uid_nodes.get(uid, []):
                     node.set_label(self._label(step))
 
     def _add(self, parent: TreeNode[str], uid: str) -> None:
@@ -72,7 +72,7 @@ class DepTree(Tree[str]):
             return
         deps = [d for d in step.dependencies]
         node = parent.add(self._label(step), data=uid, allow_expand=bool(deps))
-        self._nodes.setdefault(uid, []).append(node)
+        self._uid_nodes.setdefault(uid, []).append(node)
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
         event.stop()

@@ -22,7 +22,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from . import _log_access as access
+from tango_tui.core import WorkspaceError
+from tango_tui.monitor.logfile import ChangeKind, Line, LogFile
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class LogLines(Widget, can_focus=True):
         super().__init__(**kwargs)
         self.path: Path | None = None
         """The file shown (None: nothing to show)."""
-        self.window: list[access.Line] = []
+        self.window: list[Line] = []
         """The lines on screen, top to bottom."""
         self.new_lines = 0
         """Lines appended since following was paused."""
@@ -77,7 +78,7 @@ class LogLines(Widget, can_focus=True):
         """A one-off remark (the file was truncated or replaced and re-read)."""
         self.highlight: str | None = None
         """Search text to highlight."""
-        self._log: Any = None
+        self._log: LogFile | None = None
 
     # -- opening and refreshing ---------------------------------------------------------
 
@@ -94,16 +95,16 @@ class LogLines(Widget, can_focus=True):
 
     def _close(self) -> None:
         if self._log is not None:
-            access.close(self._log)
+            self._log.close()
             self._log = None
 
     def _reopen(self) -> bool:
         assert self.path is not None
         try:
-            self._log = access.open_log(self.path)
-        except OSError as e:
+            self._log = LogFile(self.path).open()
+        except WorkspaceError as e:
             self._log = None
-            self.problem = _describe(self.path, e)
+            self.problem = f"{e.problem}: {self.path}"
             return False
         self.problem = None
         self._read_tail()
@@ -114,9 +115,15 @@ class LogLines(Widget, can_focus=True):
         """How many lines fit."""
         return max(1, self.size.height)
 
+    @property
+    def log(self) -> LogFile | None:
+        """The open reader (None while the file cannot be opened)."""
+        return self._log
+
     def _read_tail(self) -> None:
+        assert self._log is not None
         try:
-            self.window = access.tail(self._log, self.body_height)
+            self.window = self._log.tail(self.body_height)
         except OSError as e:
             self.problem = _describe(self.path, e)
         self.refresh()
@@ -128,38 +135,42 @@ class LogLines(Widget, can_focus=True):
         if self._log is None:
             if self._reopen():
                 self.notice = "file appeared"
-            self._changed()
+                self._changed()
             return
         try:
-            change = access.refresh(self._log)
+            change = self._log.refresh()
         except OSError as e:
-            # A vanished log: keep the last lines, say so where they are shown.
             self.problem = _describe(self.path, e)
-            self._close()
             self._changed()
             return
-        self.problem = None
-        if change.reset:
-            self.notice = f"file was {change.reset}: re-read"
+        if change.kind is ChangeKind.NONE:
+            return
+        if change.kind is ChangeKind.VANISHED:
+            # Keep showing what was read; say what happened where the lines are.
+            self.problem = f"{change.problem or 'log file vanished'}: {self.path}"
+        elif change.reset:
+            self.problem = None
+            self.notice = f"file was {change.kind.value}: re-read"
             self.new_lines = 0
             if self.follow:
                 self._read_tail()
             else:
                 self._read_from(0)
-        elif change.appended:
+        else:  # APPENDED
+            self.problem = None
             if self.follow:
                 self._read_tail()
             else:
-                self.new_lines += change.appended
-                if len(self.window) < self.body_height:
+                self.new_lines += change.new_lines if change.new_lines is not None else 1
+                last = self.window[-1] if self.window else None
+                if last is None or not last.complete or len(self.window) < self.body_height:
                     self._read_from(self.window[0].offset if self.window else 0)
-        else:
-            return
         self._changed()
 
     def _read_from(self, offset: int) -> None:
+        assert self._log is not None
         try:
-            self.window = access.after(self._log, offset, self.body_height)
+            self.window = self._log.lines_after(offset, self.body_height)
         except OSError as e:
             self.problem = _describe(self.path, e)
         self.refresh()
@@ -195,15 +206,15 @@ class LogLines(Widget, can_focus=True):
         h = self.body_height
         try:
             if n < 0:
-                before = access.before(self._log, self.window[0].offset, -n)
+                before = self._log.lines_before(self.window[0].offset, -n)
                 if before:
                     self.window = (before + self.window)[:h]
                     self.follow = False
             else:
-                after = access.after(self._log, self.window[-1].end, n)
-                self.window = (self.window + after)[-h:] if len(self.window) >= h or after else \
-                    self.window
-                if len(after) < n and access.at_end(self._log, self.window[-1].end):
+                after = self._log.lines_after(self.window[-1].end, n)
+                if after:
+                    self.window = (self.window + after)[-h:]
+                if len(after) < n and self.window[-1].end >= self._log.size:
                     self.follow = True
         except OSError as e:
             self.problem = _describe(self.path, e)
@@ -215,8 +226,8 @@ class LogLines(Widget, can_focus=True):
             return
         self.follow = False
         try:
-            before = access.before(self._log, offset, context)
-            self.window = (before + access.after(self._log, offset, self.body_height))[
+            before = self._log.lines_before(offset, context)
+            self.window = (before + self._log.lines_after(offset, self.body_height))[
                 : self.body_height
             ]
         except OSError as e:

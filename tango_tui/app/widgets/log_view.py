@@ -13,7 +13,6 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from . import _log_access as access
 from .log_lines import LogLines
 
 
@@ -39,11 +38,11 @@ class LogView(Vertical):
     ]
 
     class SearchDone(Message):
-        """A search worker finished: ``offset`` of the match or None."""
+        """A search worker finished: the matching ``line`` or None."""
 
-        def __init__(self, offset: int | None, text: str, error: str | None = None) -> None:
+        def __init__(self, line: Any, text: str, error: str | None = None) -> None:
             super().__init__()
-            self.offset = offset
+            self.line = line
             self.text = text
             self.error = error
 
@@ -53,6 +52,8 @@ class LogView(Vertical):
         self.search_text = ""
         """The last search."""
         self.search_status = ""
+        self.match: tuple[int, int] | None = None
+        """(offset, end) of the last search match."""
         self._watched: Path | None = None
 
     def compose(self) -> ComposeResult:
@@ -85,6 +86,7 @@ class LogView(Vertical):
         if path is not None and hasattr(tango, "watch_file"):
             tango.watch_file(path)
         self.search_status = ""
+        self.match = None
         self.lines.open(path, missing=missing)
 
     def on_unmount(self) -> None:
@@ -135,6 +137,7 @@ class LogView(Vertical):
         event.input.remove_class("-shown")
         self.lines.focus()
         self.search_text = event.value
+        self.match = None
         self.lines.highlight = event.value or None
         if event.value:
             self._start_search(forward=True)
@@ -159,31 +162,39 @@ class LogView(Vertical):
         lines = self.lines
         if not self.search_text or lines.path is None:
             return
-        if lines.window:
-            # Next: from the line after the top one; previous: from the top line's start.
-            start = lines.window[0].end if forward else lines.window[0].offset
+        match = self.match
+        if match is not None:
+            # Continue from the last match: the line after it, or the lines before it.
+            start = match[1] if forward else match[0]
+        elif lines.window:
+            start = lines.window[0].offset if forward else lines.window[-1].end
         else:
             start = 0
         self.search_status = f"searching {self.search_text!r}…"
         self._show_status()
-        self._search(lines.path, self.search_text, start, forward)
+        self._search(lines.log, self.search_text, start, forward)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="log-search")
-    def _search(self, path: Path, text: str, start: int, forward: bool) -> None:
-        """Search in a thread with its own reader (the view's reader stays on the UI thread)."""
-        try:
-            offset = access.search_file(path, text, start, forward)
-        except OSError as e:
-            self.post_message(self.SearchDone(None, text, error=f"cannot search {path}: {e}"))
+    def _search(self, log: Any, text: str, start: int, forward: bool) -> None:
+        """Search in a thread (``LogFile`` reads with ``pread``, so it is safe beside the UI)."""
+        if log is None:
             return
-        self.post_message(self.SearchDone(offset, text))
+        try:
+            line = log.search(text, start, backwards=not forward)
+            if line is None:  # wrap around once, like less
+                line = log.search(text, 0 if forward else log.size, backwards=not forward)
+        except (OSError, RuntimeError) as e:
+            self.post_message(self.SearchDone(None, text, error=f"cannot search {log.path}: {e}"))
+            return
+        self.post_message(self.SearchDone(line, text))
 
     def on_log_view_search_done(self, message: LogView.SearchDone) -> None:
         if message.error:
             self.search_status = message.error
-        elif message.offset is None:
-            self.search_status = f"{message.text!r} not found"
+        elif message.line is None:
+            self.search_status = f"{message.text!r}: not found"
         else:
-            self.search_status = f"match {message.text!r} (n/N)"
-            self.lines.jump_to(message.offset)
+            self.match = (message.line.offset, message.line.end)
+            self.search_status = f"{message.text!r} (n/N: next/previous)"
+            self.lines.jump_to(message.line.offset)
         self._show_status()

@@ -12,11 +12,11 @@ from .. import format as fmt
 
 COLUMNS: list[tuple[str, str, int | None]] = [
     ("state", "State", 13),
-    ("name", "Step", 26),
+    ("name", "Step", 22),
     ("start", "Started", 8),
     ("duration", "Duration", 8),
-    ("uid", "Unique id", 34),
-    ("why", "Why / progress", None),
+    ("uid", "Unique id", 24),
+    ("why", "Why / progress", 40),
 ]
 """(key, label, width); fixed widths so live updates never reflow the table."""
 
