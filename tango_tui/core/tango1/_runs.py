@@ -226,6 +226,11 @@ def _status(plan: dict[str, RunStep], log: RunLogState, process_alive: Callable[
 def _settle_unfinished(row: RunStep, log: RunLogState, status: RunStatus) -> None:
     """Fix up rows the records cannot tell about, now that the run's status is known."""
     name = row.name
+    if row.reason == StepReason.RAN and name in log.failed and row.state == StepState.INCOMPLETE:
+        # Seen with the multicore executor: the log says the step failed, but its record was
+        # reset to "never started" afterwards. The run's own account wins for the run's row.
+        row.state = StepState.FAILED
+        row.error = row.error or "failed in this run (see the run log; Tango reset its record)"
     if not row.cacheable and row.reason == StepReason.RAN:
         # Tango records nothing for uncacheable steps: only the log tells how they went.
         if name in log.failed:

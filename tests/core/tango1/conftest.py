@@ -49,3 +49,16 @@ def hold_flock() -> Iterator:
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None and not stream.closed:
                 stream.close()
+
+
+@pytest.fixture
+def unpack(tmp_path: Path):
+    """``unpack(name)``: extract ``fixtures/<name>`` (made by make_fixtures.py) and return its ws dir."""
+
+    def _unpack(name: str) -> Path:
+        dest = tmp_path / name.split(".")[0]
+        with tarfile.open(Path(__file__).parent / "fixtures" / name) as tar:
+            tar.extractall(dest, filter="tar")
+        return dest / "ws"
+
+    return _unpack
