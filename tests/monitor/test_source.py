@@ -294,3 +294,74 @@ def test_reads_a_read_only_mount(tmp_path: Path) -> None:
         pytest.skip(f"cannot bind-mount here: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["crashed", "crashed", "crashed", "0"]
+
+
+# ----- Tango 1.x, and the workspace objects ------------------------------------------------------
+@pytest.fixture
+def tango1_ws(tmp_path: Path) -> Path:
+    import tarfile
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "ai2-tango-1.3.2-workspace.tar.gz"
+    with tarfile.open(fixture) as tar:
+        tar.extractall(tmp_path, filter="tar")
+    return tmp_path / "ws"
+
+
+def test_tango1_source_rows_and_detail(tango1_ws: Path) -> None:
+    before = files_checksum(tango1_ws)
+    src = open_source(tango1_ws)
+    assert src.kind == "tango1"
+    rows = {r.name: r for r in src.list_runs()}
+    assert rows["killed-run"].status == RunStatus.CRASHED
+    assert rows["ok-run"].counts == {StepState.COMPLETED: 4}
+    detail = src.run_detail("helped-clam")
+    by = {s.name: s for s in detail.steps}
+    assert by["after_broken"].reason == StepReason.DEPENDENCY_FAILED
+    assert by["after_broken"].blocked_by == by["broken"].unique_id
+    order = [s.unique_id for s in detail.steps]
+    for s in detail.steps:
+        assert all(order.index(d) < order.index(s.unique_id) for d in s.dependencies if d in order)
+    assert src.step_info(by["broken"].unique_id).traceback
+    # Incremental refresh keeps the other rows.
+    again = {r.name: r for r in src.refresh_runs({"ok-run"})}
+    assert again["helped-clam"] is rows["helped-clam"]
+    assert type(src.workspace).__name__ == "TangoWorkspace"
+    assert files_checksum(tango1_ws) == before
+
+
+def test_tango_tui_source_exposes_a_read_only_workspace(tmp_path: Path) -> None:
+    pytest.importorskip("tango_tui.core._cache", reason="the step cache (core) has not landed yet")
+    wf.init(tmp_path)
+    wf.write_run(tmp_path, "r", [wf.row("A-1")], end=T0, status="completed")
+    ws = open_source(tmp_path).workspace
+    assert ws.read_only is True
+    assert "r" in ws.registered_runs()
+
+
+def test_watcher_batches_drive_incremental_refresh(tmp_path: Path) -> None:
+    """The app's loop in miniature: a batch's run names are what refresh_runs needs."""
+    import threading
+
+    from tango_tui.monitor.watcher import WorkspaceWatcher
+
+    wf.init(tmp_path)
+    src = open_source(tmp_path)
+    assert src.list_runs() == []
+    got: list[set[str]] = []
+    cond = threading.Condition()
+
+    def on_batch(batch) -> None:
+        with cond:
+            got.append(set(batch.runs))
+            cond.notify_all()
+
+    w = WorkspaceWatcher(tmp_path, on_batch)
+    w.start()
+    try:
+        wf.write_run(tmp_path, "fresh", [wf.row("A-1")], end=T0, status="completed")
+        with cond:
+            assert cond.wait_for(lambda: any("fresh" in g for g in got), timeout=10)
+            names = set().union(*got)
+    finally:
+        w.stop()
+    assert [r.name for r in src.refresh_runs(names)] == ["fresh"]
