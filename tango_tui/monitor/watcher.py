@@ -39,7 +39,6 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
-    FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
@@ -62,7 +61,8 @@ TANGO_DB_FILES = frozenset({"stepinfo.sqlite", "stepinfo.sqlite-wal", "stepinfo.
 """Tango 1.x's step database and its journals: a change means any step may have changed."""
 
 _ROOT_FILES_RESCAN = frozenset({"tango-tui.json", "settings.json", "runs", "cache"})
-_IGNORED_TYPES = frozenset({"opened", "closed_no_write"})
+_IGNORED_TYPES = frozenset({"opened", "closed", "closed_no_write"})
+_TMP_PREFIX = ".tmp-"  # atomic writers' temporary files: only their final rename matters
 # The kinds of events we ask for: watchdog turns this into the inotify mask, so the kernel never
 # queues open/access events for us. DirModifiedEvent is left out on purpose: it only repeats the
 # create/delete events of a directory's children.
@@ -74,7 +74,6 @@ _EVENT_FILTER = [
     FileModifiedEvent,
     FileMovedEvent,
     DirMovedEvent,
-    FileClosedEvent,
 ]
 _STOP = object()
 
@@ -122,6 +121,8 @@ class _QueueHandler(FileSystemEventHandler):
         if event.event_type in _IGNORED_TYPES:
             return
         if event.event_type == "modified" and event.is_directory:
+            return
+        if event.event_type != "moved" and os.path.basename(os.fsdecode(event.src_path)).startswith(_TMP_PREFIX):
             return
         self._queue.put(event)
 
