@@ -89,6 +89,7 @@ class TangoWorkspace(Workspace):
         self._scanners: dict[str, RunLogScanner] = {}
         self._dead_logs: set[tuple[str, int, int, int]] = set()
         self._run_problems: list[Problem] = []
+        self._liveness_notes: dict[str, Problem] = {}
         self._refreshed = False
 
     def _read_version(self) -> int:
@@ -172,6 +173,7 @@ class TangoWorkspace(Workspace):
         out += [p for (_, _, p) in self._v1.values() if p is not None]
         out += list(self._convert_problems.values())
         out += self._run_problems
+        out += list(self._liveness_notes.values())
         return out
 
     # ----- steps ----------------------------------------------------------------------------
@@ -193,7 +195,17 @@ class TangoWorkspace(Workspace):
         return info
 
     def _live(self, info: Tango1StepInfo) -> Tango1StepInfo:
-        """Apply the liveness verdict to a record that says RUNNING."""
+        """Apply the liveness verdict to a record that says RUNNING (noting an unknown verdict)."""
+        checked = self._judge(info)
+        if checked.liveness_unknown:
+            lock = self.dir / "cache" / info.unique_id / "lock"
+            self._liveness_notes[info.unique_id] = Problem(
+                str(lock), info.unique_id, f"shown as running, but may be dead: {checked.liveness_unknown}")
+        else:
+            self._liveness_notes.pop(info.unique_id, None)
+        return checked
+
+    def _judge(self, info: Tango1StepInfo) -> Tango1StepInfo:
         if info.state != StepState.RUNNING:
             return info
         lock = self.dir / "cache" / info.unique_id / "lock"

@@ -101,6 +101,7 @@ WRITER = textwrap.dedent(
     for i in range(int(sys.argv[2])):
         t = time.monotonic()
         db = sqlite3.connect(sys.argv[1], timeout=5)
+        db.execute("PRAGMA synchronous=OFF")  # same locking, no fsync wait: keeps the test quick
         with db:
             db.execute("INSERT OR REPLACE INTO unnamed VALUES (?, ?)", (f"W-{i % 50}", pickle.dumps({"i": i})))
         db.close()
@@ -113,7 +114,7 @@ WRITER = textwrap.dedent(
 def test_reader_never_blocks_tangos_writer(tango_ws: Path) -> None:
     db_path = tango_ws / "stepinfo.sqlite"
     table = StepInfoTable(db_path)
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db_path), "400"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db_path), "200"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     reads = 0
     try:
@@ -128,12 +129,12 @@ def test_reader_never_blocks_tangos_writer(tango_ws: Path) -> None:
     assert proc.returncode == 0, err  # "database is locked" would have failed a commit
     worst_commit = float(out.strip())
     # A figure, not an assertion on time: the proof is that no commit failed.
-    print(f"\n[tango1] {reads} refreshes ({table.reads} real reads) during 400 commits; "
+    print(f"\n[tango1] {reads} refreshes ({table.reads} real reads) during 200 commits; "
           f"slowest writer commit {worst_commit * 1000:.1f} ms")
     assert table.reads > 1
     snap = table.refresh()
     assert {f"W-{i}" for i in range(50)} <= set(snap.rows)
-    assert snap.rows["W-49"] == {"i": 399}
+    assert snap.rows["W-49"] == {"i": 199}
 
 
 KILL_MID_WRITE = textwrap.dedent(

@@ -160,3 +160,21 @@ def test_run_problems_are_reported_not_fatal(tango_ws: Path) -> None:
     assert any("unreadable run record" in p.message for p in ws.problems)
     ghost = runs["helped-clam"].plan["Ghost-123"]
     assert ghost.state == StepState.INCOMPLETE and "no record" in (ghost.error or "")
+
+
+def test_running_step_of_another_host_is_unknown_not_crashed(tango_ws: Path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(tango_ws / "stepinfo.sqlite")
+    with db:
+        (blob,) = db.execute("SELECT value FROM unnamed WHERE key = ?", (KILLED_SLOW,)).fetchone()
+        # The record names host "vm"; make it another machine's (same length keeps the pickle valid).
+        assert blob.count(b"\x8c\x02vm") == 1
+        db.execute("UPDATE unnamed SET value = ? WHERE key = ?", (blob.replace(b"\x8c\x02vm", b"\x8c\x02zz"), KILLED_SLOW))
+    db.close()
+    ws = TangoWorkspace(tango_ws)
+    info = ws.step_info(KILLED_SLOW)
+    assert info.state == StepState.RUNNING and info.crashed is None
+    assert "'zz'" in (info.liveness_unknown or "")
+    assert [p.key for p in ws.problems] == [KILLED_SLOW]
+    assert "may be dead" in ws.problems[0].message
