@@ -108,6 +108,45 @@ def test_demo_without_a_terminal_refuses(tmp_path: Path) -> None:
     assert not (tmp_path / "d").exists()
 
 
+# ----- tango-tui workspace in the documented layout ----------------------------------------------
+def test_ls_and_show_on_a_tango_tui_workspace(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "tests" / "monitor"))
+    import wsfactory as wf
+    from tango_tui.core._model import StepReason, StepState
+
+    wf.init(tmp_path)
+    wf.write_run(tmp_path, "good", [wf.row("Load-1", target=False), wf.row("Train-2", dependencies=("Load-1",))],
+                 end=wf.T0, status="completed")
+    wf.write_run(tmp_path, "killed", [wf.row("Load-1", StepState.INCOMPLETE, StepReason.PENDING)],
+                 owner=wf.DEAD_OWNER, status="running", start=wf.T0.replace(hour=13))
+    (tmp_path / "runs" / "torn").mkdir()
+    (tmp_path / "runs" / "torn" / "run.json").write_text("{")
+    proc = tango_tui("ls", str(tmp_path), "--json")
+    assert proc.returncode == 0
+    runs = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert runs["good"]["status"] == "completed"
+    assert runs["good"]["steps"] == {
+        "load": {"unique_id": "Load-1", "state": "completed", "start_time": "2026-01-01T12:00:00+00:00",
+                 "end_time": "2026-01-01T12:00:05+00:00", "error": None, "reason": "ran", "target": False},
+        "train": {"unique_id": "Train-2", "state": "completed", "start_time": "2026-01-01T12:00:00+00:00",
+                  "end_time": "2026-01-01T12:00:05+00:00", "error": None, "reason": "ran", "target": True},
+    }
+    assert runs["killed"]["status"] == "crashed"
+    assert runs["killed"]["steps"]["load"]["reason"] == "not reached"
+    assert runs["torn"]["problem"] and "not valid JSON" in runs["torn"]["problem"]
+    assert "skipped" in proc.stderr and "torn" in proc.stderr  # the problem is reported, not fatal
+    shown = tango_tui("show", str(tmp_path), "good")
+    assert shown.returncode == 0
+    assert [line.split()[0] for line in shown.stdout.splitlines()[2:4]] == ["load", "train"]
+
+
+def test_demo_refuses_a_directory_that_is_not_a_workspace(tmp_path: Path) -> None:
+    (tmp_path / "paper.md").write_text("draft")
+    proc = tango_tui("demo", "--no-ui", str(tmp_path))
+    assert proc.returncode == 2 and "not a tango-tui or Tango workspace" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paper.md"]
+
+
 # ----- Tango 1.x workspace -----------------------------------------------------------------------
 def test_ls_and_show_on_a_tango1_workspace(tango1_ws: Path) -> None:
     runs = json.loads(tango_tui("ls", str(tango1_ws), "--json").stdout)

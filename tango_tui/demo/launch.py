@@ -51,6 +51,11 @@ def cmd_demo(
         directory = Path(tempfile.mkdtemp(prefix="tango-tui-demo-"))
     else:
         directory = Path(os.path.abspath(path))
+        from tango_tui.monitor.source import detect_kind
+
+        if detect_kind(directory) == "tango1":  # NotAWorkspaceError for someone else's directory
+            print(f"tango-tui demo: {directory} is a Tango 1.x workspace; give another directory", file=sys.stderr)
+            return 2
     print(f"tango-tui demo: workspace {directory}")
     if no_ui:
         from .pipeline import main
