@@ -6,8 +6,8 @@ whatever the pickle names, so a workspace copied from someone else could run cod
 
 :func:`restricted_loads` instead resolves every global through a fixed allow-list. Nothing on the
 list is a real Tango or pytz object: Tango's dataclasses become :class:`StandIn` records (a bag
-of attributes, no behaviour), pytz's UTC becomes :data:`datetime.timezone.utc`, paths become pure
-paths (which never touch the filesystem). Any other global (``os.system``, ``builtins.eval``,
+of attributes, no behaviour), pytz's UTC becomes :data:`datetime.timezone.utc`, paths become
+strings (:class:`PosixPathStr`). Any other global (``os.system``, ``builtins.eval``,
 ``subprocess.Popen``, dill's type builders...) is refused with :class:`UnsafePickleError` before
 anything is called. ``persistent_load`` is refused too. Only the pickle *machine* runs: it can
 build containers and call the callables we hand it, and those only build data.
@@ -22,7 +22,7 @@ import os
 import pickle
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import PureWindowsPath
 from typing import Any
 
 from .._errors import UnsafePickleError
@@ -164,16 +164,41 @@ _BUILTIN_EXCEPTIONS = {
     if isinstance(value, type) and issubclass(value, Exception)
 }
 
+class PosixPathStr(str):
+    """A POSIX path from a pickle, kept as its string (building real paths is slow and unneeded)."""
+
+
+class WindowsPathStr(str):
+    """A Windows path from a pickle, kept as its string."""
+
+
+def _posix_path(*parts: Any) -> PosixPathStr:
+    text = ""
+    for part in parts:
+        part = str(part)
+        if part.startswith("/"):
+            text = part
+        elif text and not text.endswith("/"):
+            text = f"{text}/{part}"
+        else:
+            text += part
+    return PosixPathStr(text or ".")
+
+
+def _windows_path(*parts: Any) -> WindowsPathStr:
+    return WindowsPathStr(str(PureWindowsPath(*(str(p) for p in parts))))
+
+
 _PATHS: dict[str, Any] = {}
 for _module in ("pathlib", "pathlib._local"):
     _PATHS.update(
         {
-            f"{_module}.PosixPath": PurePosixPath,
-            f"{_module}.PurePosixPath": PurePosixPath,
-            f"{_module}.Path": PurePosixPath,
-            f"{_module}.PurePath": PurePosixPath,
-            f"{_module}.WindowsPath": PureWindowsPath,
-            f"{_module}.PureWindowsPath": PureWindowsPath,
+            f"{_module}.PosixPath": _posix_path,
+            f"{_module}.PurePosixPath": _posix_path,
+            f"{_module}.Path": _posix_path,
+            f"{_module}.PurePath": _posix_path,
+            f"{_module}.WindowsPath": _windows_path,
+            f"{_module}.PureWindowsPath": _windows_path,
         }
     )
 

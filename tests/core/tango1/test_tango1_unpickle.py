@@ -188,7 +188,7 @@ def test_pytz_utc_and_python313_paths(monkeypatch: pytest.MonkeyPatch, protocol:
     value = restricted_loads(blob)
     assert value["when"] == datetime(2026, 11, 29, 6, 24, 27, 510027, tzinfo=timezone.utc)
     assert value["when"].tzinfo is timezone.utc
-    assert value["path"] == PurePosixPath("/tmp/x")
+    assert value["path"] == "/tmp/x"
     assert "pytz" not in sys.modules
 
 
