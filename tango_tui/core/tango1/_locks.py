@@ -70,9 +70,9 @@ def _fd_points_at(pid: int, st: os.stat_result, *, writers_only: bool = False) -
             other = os.stat(f"{fd_dir}/{name}")
         except OSError:
             continue
-        if other.st_ino == st.st_ino and other.st_dev == st.st_dev:
-            if not writers_only or _fd_writable(pid, name):
-                return True
+        same = other.st_ino == st.st_ino and other.st_dev == st.st_dev
+        if same and (not writers_only or _fd_writable(pid, name)):
+            return True
     return False
 
 

@@ -55,7 +55,7 @@ def read_run_files(run_dir: Path) -> RunFiles:
     try:
         data = json.loads(info_file.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
+            raise ValueError("not a JSON object")  # noqa: TRY004 - reported like bad JSON
         ids = {str(k): str(v) for k, v in data.items()}
         mtime = info_file.stat().st_mtime
     except FileNotFoundError:
@@ -105,16 +105,15 @@ def build_run(
     for info in infos.values():
         if info is not None:
             depended |= info.dependencies
-    uid_to_name = {uid: n for n, uid in files.ids.items()}
     targets = {n for n, uid in files.ids.items() if n in files.symlinked or uid not in depended}
 
     plan: dict[str, RunStep] = {}
     for step_name, uid in files.ids.items():
         info = infos.get(uid)
         plan[uid] = _row(step_name, uid, info, log, files.start_date, step_name in targets)
-    _mark_blocked(plan, uid_to_name)
+    _mark_blocked(plan)
 
-    status, alive = _status(plan, log, process_alive, files.log_path.exists())
+    status = _status(plan, log, process_alive, files.log_path.exists())
     for row in plan.values():
         _settle_unfinished(row, log, status)
     end_date = None
@@ -166,7 +165,7 @@ def _row(step_name: str, uid: str, info: StepInfo | None, log: RunLogState, run_
     )
 
 
-def _mark_blocked(plan: dict[str, RunStep], uid_to_name: dict[str, str]) -> None:
+def _mark_blocked(plan: dict[str, RunStep]) -> None:
     """Steps that did not run because a dependency failed (directly or further up)."""
     memo: dict[str, str | None] = {}
 
@@ -200,27 +199,27 @@ def _mark_blocked(plan: dict[str, RunStep], uid_to_name: dict[str, str]) -> None
 
 
 def _status(plan: dict[str, RunStep], log: RunLogState, process_alive: Callable[[], bool | None],
-            has_log: bool) -> tuple[RunStatus, bool | None]:
+            has_log: bool) -> RunStatus:
     states = {row.state for row in plan.values()}
     if StepState.RUNNING in states:
-        return RunStatus.RUNNING, True
+        return RunStatus.RUNNING
     if log.run_ended:
         failed = log.run_errors or bool(log.failed)
-        return (RunStatus.FAILED if failed else RunStatus.COMPLETED), False
+        return RunStatus.FAILED if failed else RunStatus.COMPLETED
     if StepState.CRASHED in states:
-        return RunStatus.CRASHED, False
+        return RunStatus.CRASHED
     if has_log:
         alive = process_alive()
         if alive:
-            return RunStatus.RUNNING, True
+            return RunStatus.RUNNING
         if alive is False:
             # The executor is gone without writing its end marker: killed, OOM, reboot.
-            return RunStatus.CRASHED, False
+            return RunStatus.CRASHED
     if StepState.FAILED in states:
-        return RunStatus.FAILED, None
+        return RunStatus.FAILED
     if states and states <= {StepState.COMPLETED, StepState.UNCACHEABLE}:
-        return RunStatus.COMPLETED, None
-    return RunStatus.INCOMPLETE, None
+        return RunStatus.COMPLETED
+    return RunStatus.INCOMPLETE
 
 
 def _settle_unfinished(row: RunStep, log: RunLogState, status: RunStatus) -> None:

@@ -239,7 +239,7 @@ class TangoWorkspace(Workspace):
     def all_step_infos(self) -> dict[str, StepInfo]:
         """``{unique id: StepInfo}`` for every readable record (liveness applied)."""
         self._ensure_fresh()
-        out = {}
+        out: dict[str, StepInfo] = {}
         for uid in sorted(self._all_ids()):
             info = self._record(uid)
             if info is not None:
@@ -364,23 +364,23 @@ class TangoWorkspace(Workspace):
         """Not available: Tango's results are pickles this viewer does not load."""
         self._read_only("open the step cache (results are not loaded by this viewer)")
 
-    def step_starting(self, step: Any) -> None:  # noqa: D102 - refused
+    def step_starting(self, step: Any) -> None:
         self._read_only("start a step")
 
-    def step_finished(self, step: Any, result: Any) -> Any:  # noqa: D102
+    def step_finished(self, step: Any, result: Any) -> Any:
         self._read_only("finish a step")
 
-    def step_failed(self, step: Any, e: BaseException) -> None:  # noqa: D102
+    def step_failed(self, step: Any, e: BaseException) -> None:
         self._read_only("fail a step")
 
-    def remove_step(self, step_unique_id: str) -> None:  # noqa: D102
+    def remove_step(self, step_unique_id: str) -> None:
         self._read_only("remove a step")
 
-    def register_run(self, targets: Iterable[Any], name: str | None = None) -> Run:  # noqa: D102
+    def register_run(self, targets: Iterable[Any], name: str | None = None) -> Run:
         self._read_only("register a run")
 
-    def update_run(self, run: Run) -> None:  # noqa: D102
+    def update_run(self, run: Run) -> None:
         self._read_only("update a run")
 
-    def work_dir(self, step: Any) -> Path:  # noqa: D102
+    def work_dir(self, step: Any) -> Path:
         self._read_only("create a work directory")

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tango1_support import FIXTURE  # noqa: E402
+from tango1_support import FIXTURE
 
-from tango_tui.core.tango1 import TangoWorkspace  # noqa: E402
+from tango_tui.core.tango1 import TangoWorkspace
 
 TEMPLATE = "MakeNumbers-001-3abQKdmuz8qPqH54XjGqYWcULE8hEVxq"
 N = 1000

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from tango1_support import wait_line

@@ -6,11 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from tango1_support import KILLED_SLOW
 
 from tango_tui.core import RunStatus, StepReason, StepState, TangoTuiError, Workspace
 from tango_tui.core.tango1 import Tango1StepInfo, TangoWorkspace, is_tango1_workspace
-
-from tango1_support import KILLED_SLOW
 
 EXPECTED_STATES = {
     "AfterFail-3m2MaBpqrCbHQpvPYQrU5pgKXLGdDZK1": StepState.INCOMPLETE,
