@@ -30,7 +30,7 @@ from .._workspace import RunSort, StepInfoSort, Workspace
 from ._convert import Tango1StepInfo, to_step_info, with_liveness
 from ._db import Problem, StepInfoTable
 from ._locks import lock_held_per_proc_locks, open_for_writing_by_some_process
-from ._logs import RunLogScanner
+from ._logs import RunLogScanner, lines_for_step
 from ._runs import build_run, read_run_files
 from ._unpickle import restricted_loads
 
@@ -90,7 +90,8 @@ class TangoWorkspace(Workspace):
         self._dead_logs: set[tuple[str, int, int, int]] = set()
         self._run_problems: list[Problem] = []
         self._liveness_notes: dict[str, Problem] = {}
-        self._refreshed = False
+        self._pending: set[str] = set()
+        self._run_ids: dict[str, tuple[int, frozenset[str]]] = {}
 
     def _read_version(self) -> int:
         try:
@@ -113,14 +114,24 @@ class TangoWorkspace(Workspace):
 
     # ----- refreshing -----------------------------------------------------------------------
     def refresh(self) -> set[str]:
-        """Re-read what changed on disk (cheap when nothing did); returns the changed unique ids."""
+        """Re-read what changed on disk (cheap when nothing did).
+
+        Returns:
+            The unique ids whose records changed, appeared or vanished since the previous call
+            of ``refresh()`` (reads done inside other methods in between are included, so a
+            caller polling ``refresh()`` never misses a change).
+        """
+        changed = self._pending | self._refresh_now()
+        self._pending = set()
+        return changed
+
+    def _refresh_now(self) -> set[str]:
         changed = set(self.table.refresh().changed)
         if self.version == 1 or (self.dir / "cache").is_dir() and not self.table.path.exists():
             changed |= self._refresh_v1()
         for key in changed:
             self._infos.pop(key, None)
             self._convert_problems.pop(key, None)
-        self._refreshed = True
         return changed
 
     def _refresh_v1(self) -> set[str]:
@@ -163,8 +174,8 @@ class TangoWorkspace(Workspace):
 
     def _ensure_fresh(self) -> None:
         # Every read looks at the database's signature (a stat and a 100-byte read), so callers
-        # that never call refresh() still see current data.
-        self.refresh()
+        # that never call refresh() still see current data; the changes wait for refresh().
+        self._pending |= self._refresh_now()
 
     @property
     def problems(self) -> list[Problem]:
@@ -350,10 +361,27 @@ class TangoWorkspace(Workspace):
 
     def runs_using(self, unique_ids: Iterable[str]) -> set[str]:
         """Names of the runs whose ``stepinfo.json`` lists any of ``unique_ids`` (for the monitor:
-        which run rows a database change touches)."""
+        which run rows a database change touches). Each run file is re-read only when it changes."""
         wanted = set(unique_ids)
-        return {n for n in self.run_names()
-                if wanted & set(read_run_files(self.dir / "runs" / n).ids.values())}
+        out = set()
+        for name in self.run_names():
+            info_file = self.dir / "runs" / name / "stepinfo.json"
+            try:
+                mtime = info_file.stat().st_mtime_ns
+            except OSError:
+                mtime = -1
+            cached = self._run_ids.get(name)
+            if cached is None or cached[0] != mtime:
+                ids = frozenset(read_run_files(self.dir / "runs" / name).ids.values())
+                self._run_ids[name] = cached = (mtime, ids)
+            if wanted & cached[1]:
+                out.add(name)
+        return out
+
+    def step_log_lines(self, run_name: str, step_name: str, *, limit: int | None = None) -> list[str]:
+        """The lines of run ``run_name``'s ``out.log`` that belong to its step ``step_name``
+        (see :func:`~tango_tui.core.tango1.lines_for_step`)."""
+        return lines_for_step(self.run_log_path(run_name), step_name, limit=limit)
 
     # ----- writes: refused ------------------------------------------------------------------
     def _read_only(self, what: str) -> NoReturn:

@@ -163,3 +163,15 @@ def test_hot_journal_is_reported_not_fixed(tango_ws: Path) -> None:
     fresh = TangoWorkspace(tango_ws)
     assert fresh.all_step_infos() == {}
     assert any("hot journal" in p.message for p in fresh.problems)
+
+
+def test_changes_seen_by_other_reads_still_reach_refresh(tango_ws: Path) -> None:
+    ws = TangoWorkspace(tango_ws)
+    assert len(ws.refresh()) == 13
+    key = "AfterFail-3m2MaBpqrCbHQpvPYQrU5pgKXLGdDZK1"
+    _rewrite_row(tango_ws / "stepinfo.sqlite", key, lambda b: b.replace(b"after_broken", b"after_brokeY"))
+    assert ws.step_info(key).step_name == "after_brokeY"  # this read already saw the change...
+    assert ws.refresh() == {key}  # ...and the poller still hears of it
+    assert ws.refresh() == set()
+    assert ws.runs_using({key}) == {"helped-clam", "killed-run", "api-run", "simple-poodle"}
+    assert ws.runs_using({"SlowStep-4dGt3C98daQizyjcwmKWX7aNkTGjcMp4"}) == {"killed-run"}

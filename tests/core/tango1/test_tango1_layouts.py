@@ -52,6 +52,7 @@ def test_version_1_layout(unpack) -> None:
     assert ws.registered_run("multi-run").status == RunStatus.FAILED
     assert ws.problems == []
     # A planted payload in a stepinfo.dill is refused like a database row.
+    assert len(ws.refresh()) == 4  # everything read so far, once
     evil = ws.dir / "cache" / "Evil-1"
     evil.mkdir()
     (evil / "stepinfo.dill").write_bytes(b"\x80\x04\x8c\x05posix\x8c\x06system\x93\x8c\x04true\x85R.")
