@@ -161,7 +161,7 @@ def _row(step_name: str, uid: str, info: StepInfo | None, log: RunLogState, run_
         reason=reason,
         start_time=info.start_time if ran or reason == StepReason.CACHED else None,
         end_time=info.end_time if ran or reason == StepReason.CACHED else None,
-        error=info.error if state == StepState.FAILED else None,
+        error=info.error if state == StepState.FAILED else (info.crashed if state == StepState.CRASHED else None),
     )
 
 

@@ -108,6 +108,7 @@ def test_runs_have_status_plan_and_reasons(tango_ws: Path) -> None:
 
     killed = {r.name: r for r in runs["killed-run"].plan.values()}
     assert killed["slow"].unique_id == KILLED_SLOW and killed["slow"].state == StepState.CRASHED
+    assert "no process holds its lock" in (killed["slow"].error or "")
     assert killed["numbers"].reason == StepReason.CACHED
     assert runs["killed-run"].counts()[StepState.CRASHED] == 1
     # Newest first by registration time, as the dashboard lists them.
