@@ -31,6 +31,12 @@ MAX_PICKLE_BYTES = 64 * 1024 * 1024
 """Larger blobs are refused without decoding (a step record is a few KB)."""
 
 
+class _RefusedGlobal(pickle.UnpicklingError):
+    def __init__(self, qualified: str):
+        self.qualified = qualified
+        super().__init__(f"refused global {qualified}")
+
+
 class StandIn:
     """A plain record standing in for one of Tango's classes: attributes only, no behaviour.
 
@@ -118,20 +124,20 @@ def _checked_codecs_encode(text: Any, encoding: str = "utf-8") -> bytes:
     # Protocols < 3 pickle bytes as _codecs.encode(str, "latin1"); no other codec is needed,
     # and arbitrary codecs are not data-only, so only latin-1 is accepted.
     if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
+        raise _RefusedGlobal(f"_codecs.encode(..., {encoding!r})")
     return codecs.latin_1_encode(text)[0]
 
 
 def _checked_reconstructor(cls: Any, base: Any, state: Any) -> Any:
     # copyreg._reconstructor(cls, object, None) is how protocols 0/1 rebuild a plain instance.
     if not (isinstance(cls, type) and issubclass(cls, StandIn)) or base is not object or state is not None:
-        raise pickle.UnpicklingError("copyreg._reconstructor is allowed for Tango records only")
+        raise _RefusedGlobal(f"copyreg._reconstructor({cls!r}, {base!r}, ...)")
     return cls()
 
 
 def _checked_newobj(cls: Any, *args: Any) -> Any:
     if not (isinstance(cls, type) and issubclass(cls, StandIn)):
-        raise pickle.UnpicklingError("copyreg.__newobj__ is allowed for Tango records only")
+        raise _RefusedGlobal(f"copyreg.__newobj__({cls!r}, ...)")
     return cls.__new__(cls)
 
 
@@ -155,7 +161,7 @@ def _dill_load_type(name: str) -> Any:
     try:
         return _SAFE_TYPES[name]
     except (KeyError, TypeError):
-        raise pickle.UnpicklingError(f"dill type {name!r} is not allowed") from None
+        raise _RefusedGlobal(f"dill._dill._load_type({name!r})") from None
 
 
 _BUILTIN_EXCEPTIONS = {
@@ -228,12 +234,6 @@ ALLOWED_GLOBALS: dict[str, Any] = {
     **{f"exceptions.{k}": v for k, v in _BUILTIN_EXCEPTIONS.items()},
 }
 """Every global a Tango record may name, mapped to the harmless object used in its place."""
-
-
-class _RefusedGlobal(pickle.UnpicklingError):
-    def __init__(self, qualified: str):
-        self.qualified = qualified
-        super().__init__(f"refused global {qualified}")
 
 
 class _RestrictedUnpickler(pickle.Unpickler):

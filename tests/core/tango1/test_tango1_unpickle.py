@@ -220,3 +220,41 @@ def test_planted_rows_are_skipped_and_the_others_still_read(tango_ws: Path) -> N
     assert not marker.exists()
     with pytest.raises(KeyError):
         ws.step_info("Evil-0")
+
+
+def _call(module: str, name: str, *args: str) -> bytes:
+    """A protocol-4 pickle calling ``module.name(*args)`` with string arguments."""
+
+    def short(text: str) -> bytes:
+        data = text.encode()
+        return b"\x8c" + bytes([len(data)]) + data
+
+    return b"\x80\x04" + short(module) + short(name) + b"\x93(" + b"".join(short(a) for a in args) + b"tR."
+
+
+def test_data_helpers_are_checked_too() -> None:
+    assert restricted_loads(_call("dill._dill", "_load_type", "set")) is set
+    assert restricted_loads(_call("_codecs", "encode", "abc", "latin1")) == b"abc"
+    for blob, refused in [
+        (_call("dill._dill", "_load_type", "FunctionType"), "dill._dill._load_type('FunctionType')"),
+        (_call("dill._dill", "_load_type", "CodeType"), "dill._dill._load_type('CodeType')"),
+        (_call("_codecs", "encode", "abc", "rot13"), "_codecs.encode(..., 'rot13')"),
+        (_call("dill._dill", "_create_function"), "dill._dill._create_function"),
+        (_call("dill._dill", "_import_module", "os"), "dill._dill._import_module"),
+        (_call("copyreg", "_reconstructor", "x", "y", "z"), "copyreg._reconstructor"),
+    ]:
+        with pytest.raises(UnsafePickleError, match=refused.replace("(", r"\(").replace(")", r"\)")):
+            restricted_loads(blob, key="k")
+
+
+def test_version_1_json_records(tango_ws: Path, tmp_path: Path) -> None:
+    ws_dir = tmp_path / "v1json"
+    step = ws_dir / "cache" / "Old-1"
+    step.mkdir(parents=True)
+    (step / "stepinfo.json").write_text(
+        '{"unique_id": "Old-1", "step_class_name": "Old", "step_name": "old", "dependencies": [],'
+        ' "start_time": "2021-05-01T10:00:00+00:00", "end_time": "2021-05-01T10:01:00+00:00",'
+        ' "error": null, "result_location": "/x"}')
+    ws = TangoWorkspace(ws_dir)
+    info = ws.step_info("Old-1")
+    assert info.state == StepState.COMPLETED and info.duration == timedelta(minutes=1)
