@@ -190,8 +190,10 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             raise RecordError(path, f"step record is for {info.unique_id!r}, not {uid!r}")
         return info
 
-    def _write_info(self, info: StepInfo) -> None:
-        write_record(self.layout.step_record(info.unique_id), STEP_FORMAT, {"step": info.to_json_dict()})
+    def _write_info(self, info: StepInfo, *, fsync: bool = True) -> None:
+        write_record(
+            self.layout.step_record(info.unique_id), STEP_FORMAT, {"step": info.to_json_dict()}, fsync=fsync
+        )
 
     def _apply_liveness(self, info: StepInfo) -> StepInfo:
         if info.state is not StepState.RUNNING:
@@ -267,7 +269,9 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             progress_dir = active.parent.parent if active is not None else self.layout.step_dir(uid)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(progress_dir / PROGRESS_FILE)  # the previous attempt's
-            self._write_info(info)
+            # Not fsynced: after a power cut, losing a RUNNING record only means the step reads as
+            # not started, which is true enough (its process is gone too).
+            self._write_info(info, fsync=False)
         except BaseException:
             lock.release()
             raise

@@ -2,8 +2,8 @@
 
 A result lives in ``<cache dir>/<uid>/result/`` (one ``data.json`` or ``data.pkl`` file, encoded by
 the codecs of :mod:`tango_tui.core._cache`) and is *published* by ``<uid>/result.json``, written
-last. Writing goes: result files into a fresh temporary directory, fsync, rename it to
-``result/``, fsync the step directory, then write the marker (atomically, fsynced). A crash at any
+last. Writing goes: result files into a fresh temporary directory, fsync the file, rename the directory
+to ``result/``, fsync the step directory, then write the marker (atomically, fsynced). A crash at any
 moment leaves either no marker (no result) or a marker with its whole result; the marker also
 carries each file's size and SHA-256, which reading checks.
 """
@@ -168,7 +168,6 @@ class LocalStepCache(StepCache):
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            fsync_dir(tmp)
             self._publish(uid, tmp, fmt, name, data)
             tmp = None
         except OSError as e:
@@ -195,14 +194,13 @@ class LocalStepCache(StepCache):
             trash = step_dir / f"{TMP_PREFIX}old-{RESULT_DIR}.{os.getpid()}.{secrets.token_hex(4)}"
             os.rename(final, trash)
         os.rename(tmp, final)
-        fsync_dir(step_dir)
+        fsync_dir(step_dir)  # the rename is durable before the marker that publishes it
         body = {
             "format": fmt,
             "files": [{"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}],
             "written": dt_to_json(utc_now()),
         }
         write_record(marker, RESULT_FORMAT, {"result": body})
-        fsync_dir(step_dir)
         if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
 

@@ -44,6 +44,7 @@ from ._model import (
     RunStatus,
     RunStep,
     StepInfo,
+    StepState,
     dt_from_json,
     dt_to_json,
     utc_now,
@@ -91,7 +92,68 @@ def _owner_from_json(data: Any) -> Owner | None:
     return Owner(host=data["host"], pid=data["pid"], pid_start=data.get("pid_start"), boot_id=data.get("boot_id"))
 
 
-def run_from_doc(path: Path, doc: Mapping[str, Any], dir_name: str, loader: Any) -> Run:
+_VALID_STATES = frozenset(state.value for state in StepState)
+
+
+class LazyPlan(dict):  # type: ignore[type-arg]
+    """``Run.plan`` (``{unique id: RunStep}``) parsed from the raw ``run.json`` rows on first use.
+
+    Listing thousands of runs should not build every :class:`RunStep`; the rows were checked for
+    shape when the record was read, and a row that still fails to parse raises
+    :class:`RecordError` naming the record. Behaves as a plain dict once touched.
+    """
+
+    __slots__ = ("_raw", "_path")
+
+    def __init__(self, raw: dict[str, Any], path: str | Path):
+        super().__init__()
+        self._raw: dict[str, Any] | None = raw
+        self._path = path
+
+    def _load(self) -> None:
+        raw = self._raw
+        if raw is None:
+            return
+        try:
+            parsed = {str(uid): RunStep.from_json_dict(row) for uid, row in raw.items()}
+        except (TypeError, ValueError) as e:
+            raise RecordError(self._path, f"run record has a malformed plan row: {e}") from None
+        self._raw = None
+        super().update(parsed)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self.items()),))
+
+
+def _loading(name: str) -> Any:
+    base = getattr(dict, name)
+
+    def method(self: LazyPlan, *args: Any, **kwargs: Any) -> Any:
+        self._load()
+        return base(self, *args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name in (
+    "__getitem__", "__iter__", "__len__", "__contains__", "__eq__", "__ne__", "__repr__",
+    "__reversed__", "__or__", "__ror__", "__ior__", "__setitem__", "__delitem__", "keys", "values",
+    "items", "get", "copy", "pop", "popitem", "setdefault", "update", "clear",
+):
+    setattr(LazyPlan, _name, _loading(_name))
+
+
+def _check_plan_shape(raw: Any) -> None:
+    """Cheap checks of the raw plan rows (the full parse waits until the plan is used)."""
+    if not isinstance(raw, dict):
+        raise ValueError("plan must be an object")
+    for uid, row in raw.items():
+        if type(row) is not dict or row.get("state", "incomplete") not in _VALID_STATES:
+            raise ValueError(f"plan row {uid!r} is not a step row")
+
+
+def run_from_doc(path: str | Path, doc: Mapping[str, Any], dir_name: str, loader: Any) -> Run:
     """Build a :class:`Run` from a parsed ``run.json`` (RecordError naming ``path`` if unusable).
 
     ``loader(uid, plan_row)`` gives the StepInfo of a target when ``Run.steps`` is first read.
@@ -113,9 +175,8 @@ def run_from_doc(path: Path, doc: Mapping[str, Any], dir_name: str, loader: Any)
         ):
             raise ValueError("targets must map step names to unique ids")
         raw_plan = body.get("plan") or {}
-        if not isinstance(raw_plan, dict):
-            raise ValueError("plan must be an object")
-        plan = {str(uid): RunStep.from_json_dict(row) for uid, row in raw_plan.items()}
+        _check_plan_shape(raw_plan)
+        plan = LazyPlan(raw_plan, path)
         status = RunStatus(body.get("status") or RunStatus.INCOMPLETE.value)
         owner = _owner_from_json(body.get("owner"))
         end_date = dt_from_json(body.get("end_date"))
@@ -127,7 +188,11 @@ def run_from_doc(path: Path, doc: Mapping[str, Any], dir_name: str, loader: Any)
         status = RunStatus.CRASHED
 
     def load(uid: str) -> StepInfo:
-        return loader(uid, plan.get(uid))
+        try:
+            row = plan.get(uid)
+        except RecordError:
+            row = None
+        return loader(uid, row)
 
     return Run(
         name=name,
@@ -190,7 +255,6 @@ def create_run_dir(layout: Layout, run: Run) -> Path:
         for step_name, uid in targets.items():
             # Relative, so a copied or NFS-mounted workspace still resolves.
             os.symlink(os.path.join("..", "..", CACHE_DIR, uid), tmp / encode_step_name(step_name))
-        fsync_dir(tmp)
         try:
             os.rename(tmp, final)
         except OSError as e:
@@ -246,8 +310,9 @@ def run_names(layout: Layout, match: str | None = None) -> list[str]:
 
 def read_run(layout: Layout, name: str, loader: Any) -> Run:
     """Read one run record (FileNotFoundError if the run does not exist; RecordError if broken)."""
-    run_dir = layout.run_dir(name)
-    path = layout.run_record(name)
+    # Plain strings, not Path objects: this runs once per run in a listing of thousands.
+    run_dir = os.path.join(layout.runs_dir, name)
+    path = os.path.join(run_dir, RUN_RECORD)
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -306,7 +371,8 @@ class RunsMixin:
             return
         self.layout.step_dir(step.unique_id).mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        write_record(tmp, STEP_FORMAT, {"step": step.make_step_info().to_json_dict()})
+        # Not fsynced: a placeholder carries nothing that cannot be made again.
+        write_record(tmp, STEP_FORMAT, {"step": step.make_step_info().to_json_dict()}, fsync=False)
         try:
             os.link(tmp, path)  # publish only if absent: a concurrent RUNNING record wins
         except FileExistsError:
