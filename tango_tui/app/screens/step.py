@@ -43,6 +43,7 @@ class StepScreen(LiveScreen):
         self.detail = detail
         self.info: Any = None
         """The latest StepInfo, once loaded."""
+        self._progress: Any = None
         self.showing_run_log = False
         """Whether the log pane shows the run's log instead of the step's."""
         rows = {s.unique_id: s for s in detail.steps} if detail is not None else {}
@@ -66,6 +67,12 @@ class StepScreen(LiveScreen):
         self.query_one(LogView).focus()
         self.load()
         self._show_log()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        # The duration of a running step grows: re-render the record (no disk access).
+        if self.is_current and self.info is not None and str(self.info.state) == "running":
+            self.query_one(StepDetails).show(self.info, self._progress)
 
     def apply_changes(self, changes: Changes) -> None:
         if changes.rescan or changes.all_steps or self.uid in changes.steps:
@@ -92,6 +99,7 @@ class StepScreen(LiveScreen):
         info, progress = message.data
         first = self.info is None
         self.info = info
+        self._progress = progress
         details.show(info, progress)
         if first:
             self._fill_deps(info)

@@ -22,6 +22,11 @@ COLUMNS: list[tuple[str, str, int | None]] = [
 ]
 """(key, label, width) of each column; fixed widths so live updates never reflow the table."""
 
+FIRST_CHUNK = 200
+"""Rows added at once when a list arrives (more than a screenful)."""
+CHUNK = 250
+"""Rows added per later step while a long list is being filled in."""
+
 
 def _sort_value(row: Any, key: str) -> Any:
     """What a column sorts by (the raw value, not its text)."""
@@ -64,6 +69,8 @@ class RunsTable(DataTable[Any]):
         """Key of the column the rows are sorted by."""
         self.sort_reverse = True
         """Descending (newest first by default)."""
+        self._pending: list[str] = []
+        self._pending_needs_sort = False
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -75,13 +82,14 @@ class RunsTable(DataTable[Any]):
 
     def _cells(self, row: Any) -> list[Any]:
         running = str(row.status) == "running"
+        # Text everywhere: plain strings would be parsed as markup by DataTable, cell by cell.
         return [
             Text(row.name, style="bold" if running else ""),
-            fmt.fmt_datetime(row.start_date),
+            Text(fmt.fmt_datetime(row.start_date)),
             fmt.state_text(row.status),
             fmt.counts_text(row.counts),
-            str(row.n_steps),
-            fmt.duration_text(row.start_date, row.end_date, running),
+            Text(str(row.n_steps)),
+            Text(fmt.duration_text(row.start_date, row.end_date, running)),
             Text(row.problem or "", style="red"),
         ]
 
@@ -94,13 +102,17 @@ class RunsTable(DataTable[Any]):
         return key.value
 
     def set_rows(self, rows: list[Any]) -> None:
-        """Show ``rows`` (all runs), changing only what differs from what is shown."""
+        """Show ``rows`` (all runs), changing only what differs from what is shown.
+
+        New rows are added in chunks (the first one at once), so the first screenful of a
+        10,000-run workspace paints without waiting for DataTable to measure every cell.
+        """
         new = {r.name: r for r in rows}
         old = self.rows_by_name
         self.rows_by_name = new
-        added = False
         for name in [n for n in old if n not in new]:
             self._remove(name)
+        to_add: list[str] = []
         for name, row in new.items():
             shown = name in self.rows
             if not self._matches(row):
@@ -108,13 +120,33 @@ class RunsTable(DataTable[Any]):
                     self._remove(name)
                 continue
             if not shown:
-                self.add_row(*self._cells(row), key=name)
-                added = True
+                to_add.append(name)
             elif old.get(name) != row:
                 for (key, _, _), value in zip(COLUMNS, self._cells(row), strict=True):
                     self.update_cell(name, key, value)
-        if added:
+        if to_add:
+            # Rows arrive newest first; in the default order they can be appended as they come.
+            in_order = not self.row_count and self.sort_column == "start" and self.sort_reverse
+            self._pending.extend(to_add)
+            self._pending_needs_sort = self._pending_needs_sort or not in_order
+            self._add_pending(FIRST_CHUNK)
+
+    def _add_pending(self, limit: int) -> None:
+        chunk, self._pending = self._pending[:limit], self._pending[limit:]
+        for name in chunk:
+            row = self.rows_by_name.get(name)
+            if row is not None and name not in self.rows and self._matches(row):
+                self.add_row(*self._cells(row), key=name)
+        if self._pending:
+            self.set_timer(0.01, lambda: self._add_pending(CHUNK))
+        elif self._pending_needs_sort:
+            self._pending_needs_sort = False
             self._resort()
+
+    @property
+    def adding(self) -> bool:
+        """Whether rows are still being added in chunks."""
+        return bool(self._pending)
 
     def _remove(self, name: str) -> None:
         try:
@@ -126,6 +158,7 @@ class RunsTable(DataTable[Any]):
         """Show only runs whose name or status contains ``text``."""
         self.filter_text = text
         keep = self.selected_run
+        self._pending = []
         self.clear()
         rows, self.rows_by_name = self.rows_by_name, {}
         self.set_rows(list(rows.values()))
@@ -163,7 +196,8 @@ class RunsTable(DataTable[Any]):
         """Advance the duration of running runs (called every second)."""
         for name, row in self.rows_by_name.items():
             if str(row.status) == "running" and name in self.rows:
-                self.update_cell(name, "duration", fmt.duration_text(row.start_date, None, True))
+                self.update_cell(name, "duration",
+                                 Text(fmt.duration_text(row.start_date, None, True)))
 
 
 def _key_of(name_cell: Any) -> str:

@@ -68,8 +68,8 @@ class StepsTable(DataTable[Any]):
         return [
             fmt.state_text(step.state),
             name,
-            fmt.fmt_time(step.start_time),
-            fmt.duration_text(step.start_time, step.end_time, running),
+            Text(fmt.fmt_time(step.start_time)),
+            Text(fmt.duration_text(step.start_time, step.end_time, running)),
             Text(step.unique_id, style="grey62"),
             self._why(step),
         ]
@@ -121,6 +121,6 @@ class StepsTable(DataTable[Any]):
         """Advance the durations of running steps (called every second)."""
         for uid, step in self.steps.items():
             if str(step.state) == "running":
-                text = fmt.duration_text(step.start_time, None, True)
+                text = Text(fmt.duration_text(step.start_time, None, True))
                 self.update_cell(uid, "duration", text)
                 self._cells_shown[uid][3] = text
