@@ -10,7 +10,7 @@ from pathlib import PurePath
 from typing import Any
 
 from .._model import EnvironmentMetadata, GitMetadata, PlatformMetadata, StepInfo, StepState
-from ._unpickle import StandIn
+from ._unpickle import ExceptionStandIn, StandIn
 
 
 @dataclass
@@ -42,18 +42,31 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return default
 
 
-def json_safe(value: Any, _depth: int = 0) -> Any:
-    """A JSON-compatible copy of decoded pickle data (paths and dates as strings, sets as lists)."""
-    if _depth > 64:
+JSON_NODE_BUDGET = 20_000
+"""How many values :func:`json_safe` copies from one record before it stops (a pickle can share
+one subtree many times over, which a naive walk would copy exponentially often)."""
+
+
+def json_safe(value: Any, _budget: list[int] | None = None, _depth: int = 0) -> Any:
+    """A JSON-compatible copy of decoded pickle data (paths and dates as strings, sets as lists).
+
+    Bounded: at most :data:`JSON_NODE_BUDGET` values and 64 levels; the rest becomes ``"…"``.
+    """
+    budget = [JSON_NODE_BUDGET] if _budget is None else _budget
+    budget[0] -= 1
+    if budget[0] < 0 or _depth > 64:
         return "…"
     if value is None or isinstance(value, bool | int | float | str):
-        return value
+        return value if not isinstance(value, str) else str(value)
+    if isinstance(value, StandIn):
+        value = value.fields if hasattr(value, "fields") else {}
     if isinstance(value, Mapping):
-        return {str(k): json_safe(v, _depth + 1) for k, v in value.items()}
+        return {(k if isinstance(k, str) else _str(k) or ""): json_safe(v, budget, _depth + 1)
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_safe(v, _depth + 1) for v in value]
+        return [json_safe(v, budget, _depth + 1) for v in value]
     if isinstance(value, set | frozenset):
-        items = [json_safe(v, _depth + 1) for v in value]
+        items = [json_safe(v, budget, _depth + 1) for v in value]
         try:
             return sorted(items)
         except TypeError:
@@ -62,13 +75,9 @@ def json_safe(value: Any, _depth: int = 0) -> Any:
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
-    if isinstance(value, PurePath):
-        return str(value)
-    if isinstance(value, StandIn):
-        return {k: json_safe(v, _depth + 1) for k, v in value.__dict__.items()}
     if isinstance(value, bytes | bytearray):
         return repr(bytes(value[:200]))
-    return repr(value)
+    return _str(value)
 
 
 def _dt(value: Any) -> datetime | None:
@@ -86,11 +95,14 @@ def _dt(value: Any) -> datetime | None:
 
 
 def _str(value: Any) -> str | None:
+    """Text of a scalar field; never the repr of a container (it can be made huge)."""
     if value is None:
         return None
-    if isinstance(value, StandIn):
-        return str(value) if hasattr(value, "type_name") else repr(value)
-    return str(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool | int | float | PurePath | datetime | date | ExceptionStandIn):
+        return str(value)
+    return f"<{type(value).__name__}>"
 
 
 def split_error(error: Any) -> tuple[str | None, str | None]:
@@ -162,7 +174,7 @@ def to_step_info(record: Any, key: str) -> Tango1StepInfo:
         ValueError: If the record is not a Tango StepInfo at all.
     """
     if not isinstance(record, StandIn | Mapping) or (
-        isinstance(record, StandIn) and not record.tango_class.endswith("StepInfo")
+        isinstance(record, StandIn) and not type(record).tango_class.endswith("StepInfo")
     ):
         raise ValueError(f"expected a Tango StepInfo, found {type(record).__name__}")
     if isinstance(record, Mapping) and not {"unique_id", "step_class_name"} <= set(record):
@@ -178,7 +190,7 @@ def to_step_info(record: Any, key: str) -> Tango1StepInfo:
         step_class_name=_str(_get(record, "step_class_name")) or key.split("-", 1)[0],
         step_name=_str(_get(record, "step_name")),
         version=_str(_get(record, "version")),
-        dependencies=frozenset(str(d) for d in deps) if isinstance(deps, set | frozenset | list | tuple) else frozenset(),
+        dependencies=frozenset(d for d in deps if isinstance(d, str)) if isinstance(deps, set | frozenset | list | tuple) else frozenset(),
         # Version-1 records predate the field; only cacheable steps were recorded then.
         cacheable=bool(_get(record, "cacheable", True)),
         start_time=_dt(_get(record, "start_time")),

@@ -23,7 +23,7 @@ import pickle
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import PureWindowsPath
-from typing import Any
+from typing import Any, ClassVar
 
 from .._errors import UnsafePickleError
 
@@ -38,44 +38,53 @@ class _RefusedGlobal(pickle.UnpicklingError):
 
 
 class StandIn:
-    """A plain record standing in for one of Tango's classes: attributes only, no behaviour.
+    """A plain record standing in for one of Tango's classes: fields only, no behaviour.
 
-    ``tango_class`` names the class the pickle asked for (``"tango.step_info.StepInfo"``).
-    The pickle machine fills the attributes through ``BUILD`` (``__dict__`` update).
+    ``tango_class`` names the class the pickle asked for (``"tango.step_info.StepInfo"``). The
+    pickle machine fills ``fields`` through ``BUILD``. There is no instance ``__dict__`` (slots
+    only), so a pickle cannot shadow a method or ``__setstate__`` with a value of its own.
     """
 
-    tango_class: str = "?"
+    __slots__ = ("fields",)
+    tango_class: ClassVar[str] = "?"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # A REDUCE-style construction (older protocols) passes field values positionally;
         # keep them for the record but give them no meaning.
+        self.fields: dict[str, Any] = {k: v for k, v in kwargs.items() if isinstance(k, str)}
         if args:
-            self.__dict__["_args"] = args
-        self.__dict__.update(kwargs)
+            self.fields["_args"] = args
+
+    def _fields(self) -> dict[str, Any]:
+        try:
+            return self.fields
+        except AttributeError:  # made by NEWOBJ (cls.__new__), never through __init__
+            self.fields = {}
+            return self.fields
 
     def __setstate__(self, state: Any) -> None:
         # Plain objects pickle their __dict__; slotted dataclasses pickle (None, slots) or
-        # (dict, slots). Anything else is kept opaquely so it is never interpreted.
-        if isinstance(state, tuple) and len(state) == 2:
-            for part in state:
-                if isinstance(part, dict):
-                    self.__dict__.update({str(k): v for k, v in part.items()})
-        elif isinstance(state, dict):
-            self.__dict__.update({str(k): v for k, v in state.items()})
-        else:
-            self.__dict__["_state"] = state
+        # (dict, slots). Only string keys are kept; anything else is kept opaquely.
+        fields = self._fields()
+        parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+        for part in parts:
+            if isinstance(part, dict):
+                fields.update({k: v for k, v in part.items() if isinstance(k, str)})
+            elif part is not None:
+                fields["_state"] = part
 
     def get(self, name: str, default: Any = None) -> Any:
-        """An attribute, or ``default`` when the pickle did not set it."""
-        return self.__dict__.get(name, default)
+        """A field, or ``default`` when the pickle did not set it."""
+        return self._fields().get(name, default)
 
     def __repr__(self) -> str:
-        return f"<{self.tango_class} {self.__dict__!r}>"
+        # Never the field values: a crafted record can make their repr explode (shared subtrees).
+        return f"<{type(self).tango_class} record with fields {sorted(self._fields())}>"
 
 
 def _stand_in(qualified: str) -> type[StandIn]:
     name = qualified.rsplit(".", 1)[1]
-    return type(f"Tango{name}", (StandIn,), {"tango_class": qualified, "__module__": __name__})
+    return type(f"Tango{name}", (StandIn,), {"tango_class": qualified, "__module__": __name__, "__slots__": ()})
 
 
 TANGO_CLASSES: dict[str, type[StandIn]] = {
@@ -94,18 +103,20 @@ TANGO_CLASSES: dict[str, type[StandIn]] = {
 class ExceptionStandIn(StandIn):
     """A builtin exception found in a record (very old Tango stored ``error`` as an exception)."""
 
+    __slots__ = ()
     tango_class = "builtins.Exception"
 
     def __str__(self) -> str:
         args = self.get("_args") or ()
-        text = ", ".join(str(a) for a in args)
-        return f"{self.get('type_name', 'Exception')}: {text}" if text else self.get("type_name", "")
+        text = ", ".join(a if isinstance(a, str) else f"<{type(a).__name__}>" for a in args)
+        name = self.get("type_name", "Exception")
+        return f"{name}: {text}" if text else str(name)
 
 
 def _exception_factory(name: str) -> Callable[..., ExceptionStandIn]:
     def make(*args: Any) -> ExceptionStandIn:
         record = ExceptionStandIn(*args)
-        record.__dict__["type_name"] = name
+        record.fields["type_name"] = name
         return record
 
     return make
@@ -141,13 +152,13 @@ def _checked_newobj(cls: Any, *args: Any) -> Any:
     return cls.__new__(cls)
 
 
+# No bytearray: bytearray(10**11) would zero-fill memory on a pickle's say-so.
 _SAFE_TYPES: dict[str, Any] = {
     "set": set,
     "frozenset": frozenset,
     "list": list,
     "dict": dict,
     "tuple": tuple,
-    "bytearray": bytearray,
     "str": str,
     "int": int,
     "float": float,

@@ -171,6 +171,8 @@ class TangoWorkspace(Workspace):
             return None, Problem(str(path), uid, e.problem)
         except (OSError, ValueError, pickle.UnpicklingError, EOFError) as e:
             return None, Problem(str(path), uid, f"unreadable record: {e}")
+        except Exception as e:  # noqa: BLE001 - one odd record must not hide the others
+            return None, Problem(str(path), uid, f"not a step record: {type(e).__name__}: {e}")
 
     def _ensure_fresh(self) -> None:
         # Every read looks at the database's signature (a stat and a 100-byte read), so callers
@@ -197,7 +199,7 @@ class TangoWorkspace(Workspace):
         if raw is not None:
             try:
                 info = to_step_info(raw, uid)
-            except (ValueError, TypeError) as e:
+            except Exception as e:  # noqa: BLE001 - one odd record must not hide the others
                 self._convert_problems[uid] = Problem(str(self.table.path), uid, f"not a step record: {e}")
         elif uid in self._v1:
             info = self._v1[uid][1]

@@ -258,3 +258,29 @@ def test_version_1_json_records(tango_ws: Path, tmp_path: Path) -> None:
     ws = TangoWorkspace(ws_dir)
     info = ws.step_info("Old-1")
     assert info.state == StepState.COMPLETED and info.duration == timedelta(minutes=1)
+
+
+def test_shared_subtree_bomb_is_copied_boundedly() -> None:
+    bomb: list = []
+    for _ in range(60):  # 2**60 paths through 60 shared lists: a naive walk never ends
+        bomb = [bomb, bomb]
+    blob = pickle.dumps({"unique_id": "Bomb-1", "step_class_name": "Bomb", "step_name": bomb,
+                         "config": {"x": bomb}, "metadata": {"y": bomb}})
+    info = to_step_info(restricted_loads(blob), "Bomb-1")
+    assert info.step_name == "<list>"
+    assert "…" in repr(info.config) and "…" in repr(info.metadata)
+
+
+def test_bytearray_is_refused() -> None:
+    with pytest.raises(UnsafePickleError, match="refused global __builtin__.bytearray"):
+        restricted_loads(pickle.dumps(bytearray(b"x"), protocol=2))
+
+
+def test_a_record_cannot_shadow_the_stand_ins_methods(fake_tango) -> None:
+    info = fake_tango.StepInfo("S-1", "S")
+    info.__dict__.update({"get": "shadow", "__setstate__": "shadow", "tango_class": "os.system", "fields": 1})
+    raw = restricted_loads(pickle.dumps(info, protocol=2))
+    assert type(raw).tango_class == "tango.step_info.StepInfo"
+    assert raw.get("unique_id") == "S-1" and raw.get("get") == "shadow"
+    assert to_step_info(raw, "S-1").unique_id == "S-1"
+    assert "shadow" not in repr(raw)
