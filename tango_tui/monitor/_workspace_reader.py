@@ -109,6 +109,7 @@ class WorkspaceReader:
         self.problems = []
         names_of = getattr(self.workspace, "run_names", None)
         if changed is None or not self._rows or not callable(names_of):
+            self._refresh_ids()  # everything is re-read: start counting changes from here
             self._rows = {run.name: self._row(run) for run in self._runs()}
         else:
             changed_uids = self._refresh_ids()
