@@ -8,7 +8,7 @@ Eight steps, run two at a time::
     summary (uncacheable, depends on evaluate)
 
 The steps log (with ``logging`` and ``print``) a line every so often, so their logs grow over about
-a minute, and report progress for the dashboard's bars. Run the pipeline again into the same
+a minute (the critical path sleeps about 55 s at speed 1), and report progress for the dashboard's bars. Run the pipeline again into the same
 directory and the completed steps come back cached; ``check_labels`` fails again.
 """
 
@@ -51,7 +51,7 @@ class LoadData(Step):
     def run(self, n_shards: int = 12) -> list[int]:  # type: ignore[override]
         rows: list[int] = []
         for shard in self.track(range(n_shards)):
-            pause(0.5)
+            pause(1.0)
             rows.extend(range(shard * 100, shard * 100 + 100))
             logger.info("loaded shard %d/%d (%d rows so far)", shard + 1, n_shards, len(rows))
         print(f"dataset ready: {len(rows)} rows")
@@ -68,7 +68,7 @@ class FetchVocab(Step):
         for i in range(size):
             words.append(f"w{i:03d}")
             if i % 8 == 7:
-                pause(0.6)
+                pause(1.0)
                 logger.info("fetched %d/%d words", i + 1, size)
                 self.progress(i + 1, size)
         return words
@@ -84,7 +84,7 @@ class Tokenize(Step):
         for i, row in enumerate(rows):
             out.append(vocab[row % len(vocab)])
             if i % 200 == 199:
-                pause(0.3)
+                pause(0.5)
                 self.progress(i + 1, len(rows))
                 logger.info("tokenized %d rows", i + 1)
         return out
@@ -101,7 +101,7 @@ class Train(Step):
         batches = 8
         for epoch in range(1, epochs + 1):
             for batch in range(batches):
-                pause(0.4)
+                pause(0.8)
                 loss *= 0.93 + rng.random() * 0.04
                 self.progress((epoch - 1) * batches + batch + 1, epochs * batches)
             logger.info("epoch %d/%d: loss %.4f", epoch, epochs, loss)
@@ -117,7 +117,7 @@ class Evaluate(Step):
 
     def run(self, model: dict[str, Any]) -> dict[str, float]:  # type: ignore[override]
         for i in self.track(range(6)):
-            pause(0.4)
+            pause(0.8)
             logger.info("evaluated split %d", i + 1)
         return {"accuracy": round(1.0 - model["loss"] / 4, 3)}
 
@@ -130,7 +130,7 @@ class CheckLabels(Step):
     def run(self, rows: list[int]) -> int:  # type: ignore[override]
         labels = {row: ("pos" if row % 3 else "neg") for row in rows[:50]}
         for i in range(4):
-            pause(0.5)
+            pause(1.0)
             logger.info("checked %d labels", (i + 1) * 10)
         return _count_label(labels, "neutral")
 
