@@ -30,11 +30,11 @@ def collect_platform() -> PlatformMetadata:
     """The machine this process runs on (cached per process)."""
     try:
         user: str | None = getpass.getuser()
-    except Exception:  # no passwd entry for the uid, no USER variable
+    except (OSError, KeyError):  # no passwd entry for the uid and no USER variable
         user = None
     try:
         system: str | None = platform.platform()
-    except Exception:
+    except OSError:
         system = None
     return PlatformMetadata(
         host=socket.gethostname(), user=user, operating_system=system, cpu_count=os.cpu_count()

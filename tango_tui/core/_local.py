@@ -46,7 +46,7 @@ from ._local_cache import LocalStepCache
 from ._local_output import OutputMixin
 from ._local_runs import RunsMixin, list_dir_names
 from ._model import StepInfo, StepState, dt_to_json, utc_now
-from ._names import is_component
+from ._names import is_component, step_uid
 from ._workspace import StepInfoSort, Workspace
 
 if TYPE_CHECKING:
@@ -108,7 +108,9 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise WorkspaceError(root, f"cannot create the workspace directory: {e.strerror or e}") from None
+            raise WorkspaceError(
+                root, f"cannot create the workspace directory: {e.strerror or e}"
+            ) from None
         self._check_marker(create=True)
         for sub in (self.layout.cache_dir, self.layout.runs_dir):
             try:
@@ -192,7 +194,10 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
 
     def _write_info(self, info: StepInfo, *, fsync: bool = True) -> None:
         write_record(
-            self.layout.step_record(info.unique_id), STEP_FORMAT, {"step": info.to_json_dict()}, fsync=fsync
+            self.layout.step_record(info.unique_id),
+            STEP_FORMAT,
+            {"step": info.to_json_dict()},
+            fsync=fsync,
         )
 
     def _apply_liveness(self, info: StepInfo) -> StepInfo:
@@ -204,7 +209,9 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         who = f"pid {owner.pid} on host {owner.host}" if owner else "an unrecorded process"
         if alive is False:
             info.crashed = f"the process that ran it ({who}) is gone"
-        elif alive and owner is not None and owner.host == hostname() and lock_is_held(lock) is False:
+        elif (
+            alive and owner is not None and owner.host == hostname() and lock_is_held(lock) is False
+        ):
             # The owner lives on but gave up the step's lock: the attempt was abandoned.
             info.crashed = f"its process ({who}) no longer holds the step lock {lock}"
         return info
@@ -217,7 +224,7 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             RecordError: If the record exists but is damaged.
         """
         step = None if isinstance(step_or_unique_id, str) else step_or_unique_id
-        uid = step_or_unique_id if step is None else step.unique_id
+        uid = step_or_unique_id if step is None else step_uid(step)
         if not is_component(uid):
             raise KeyError(f"not a valid step unique id: {uid!r}")
         try:
@@ -236,14 +243,17 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             StepStateError: If the step is running (its lock is held) or COMPLETED.
         """
         self._writable("start a step")
-        uid = step.unique_id
+        uid = step_uid(step)
         key = self._lock_key(uid)
         if _held(key) is not None:
             raise StepStateError(step, StepState.RUNNING, "it is already running in this process")
         self.layout.step_dir(uid).mkdir(parents=True, exist_ok=True)
         lock = filelock.UnixFileLock(
-            self.layout.step_lock(uid), timeout=0, thread_local=False,
-            fallback_to_soft=False, preserve_lock_file=True,
+            self.layout.step_lock(uid),
+            timeout=0,
+            thread_local=False,
+            fallback_to_soft=False,
+            preserve_lock_file=True,
         )
         try:
             lock.acquire(timeout=0, blocking=False)
@@ -253,7 +263,9 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
                 owner = self._read_info(uid).owner
                 if owner is not None:
                     who = f" (pid {owner.pid} on host {owner.host})"
-            raise StepStateError(step, StepState.RUNNING, f"another process is running it{who}") from None
+            raise StepStateError(
+                step, StepState.RUNNING, f"another process is running it{who}"
+            ) from None
         try:
             previous = self._previous_attempt(uid)
             if previous is not None and previous.state is StepState.COMPLETED:
@@ -301,7 +313,7 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
 
     def _own_running_info(self, step: Step, action: str) -> StepInfo:
         """Our RUNNING record of ``step``, or StepStateError if this process is not running it."""
-        uid = step.unique_id
+        uid = step_uid(step)
         if _held(self._lock_key(uid)) is None:
             info = self.step_info(step)
             context = f"cannot {action} a step that is not running"
@@ -320,7 +332,7 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             StepStateError: If this process is not running the step.
         """
         self._writable("finish a step")
-        uid = step.unique_id
+        uid = step_uid(step)
         info = self._own_running_info(step, "finish")
         try:
             if step.cache_results:
@@ -365,11 +377,13 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             StepStateError: If this process is not running the step.
         """
         self._writable("fail a step")
-        uid = step.unique_id
+        uid = step_uid(step)
         if _held(self._lock_key(uid)) is None:
             # step_finished already recorded this very failure (e.g. ENOSPC storing the result).
             already = self._failed_in_finish.get(uid)
-            if already is not None and (e is already or e.__cause__ is already or e.__context__ is already):
+            if already is not None and (
+                e is already or e.__cause__ is already or e.__context__ is already
+            ):
                 return
         info = self._own_running_info(step, "fail")
         try:
@@ -399,7 +413,7 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
     def work_dir(self, step: Step) -> Path:
         """``cache/<uid>/work/``: persistent, so a restarted step can resume from it."""
         self._writable("create a work directory")
-        path = self.layout.step_work_dir(step.unique_id)
+        path = self.layout.step_work_dir(step_uid(step))
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -429,12 +443,18 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         infos = self._all_infos()
         if match:
             needle = match.lower()
-            infos = [i for i in infos if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()]
+            infos = [
+                i
+                for i in infos
+                if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()
+            ]
         if state is not None:
             infos = [i for i in infos if i.state == state]
         if sort_by == StepInfoSort.START_TIME:
-            infos.sort(key=lambda i: (i.start_time is not None, i.start_time or utc_now(), i.unique_id),
-                       reverse=sort_descending)
+            infos.sort(
+                key=lambda i: (i.start_time is not None, i.start_time or utc_now(), i.unique_id),
+                reverse=sort_descending,
+            )
         else:
             infos.sort(key=lambda i: i.unique_id, reverse=sort_descending)
         return infos[start:stop]

@@ -134,7 +134,9 @@ class LocalStepCache(StepCache):
         except OSError as e:
             raise RecordError(path, f"cannot read result file: {e.strerror or e}") from None
         if entry.get("size") is not None and entry["size"] != len(data):
-            raise RecordError(path, f"result file has {len(data)} bytes, its marker says {entry['size']}")
+            raise RecordError(
+                path, f"result file has {len(data)} bytes, its marker says {entry['size']}"
+            )
         digest = entry.get("sha256")
         if digest is not None and hashlib.sha256(data).hexdigest() != digest:
             raise RecordError(path, "result file does not match the checksum in its marker")
@@ -142,8 +144,10 @@ class LocalStepCache(StepCache):
             return decode_result(body["format"], data)
         except RecordError:
             raise
-        except Exception as e:
-            raise RecordError(path, f"cannot decode {body['format']} result: {type(e).__name__}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - a decoder (unpickling) may raise anything
+            raise RecordError(
+                path, f"cannot decode {body['format']} result: {type(e).__name__}: {e}"
+            ) from None
 
     def __setitem__(self, step: Any, value: Any) -> None:
         """Store ``value`` as the result of ``step``; publish it only once it is whole.
@@ -197,7 +201,9 @@ class LocalStepCache(StepCache):
         fsync_dir(step_dir)  # the rename is durable before the marker that publishes it
         body = {
             "format": fmt,
-            "files": [{"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}],
+            "files": [
+                {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            ],
             "written": dt_to_json(utc_now()),
         }
         write_record(marker, RESULT_FORMAT, {"result": body})

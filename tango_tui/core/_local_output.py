@@ -24,7 +24,7 @@ from ._format import LOGS_DIR, PROGRESS_FILE, PROGRESS_FORMAT, read_record, writ
 from ._local_runs import list_dir_names
 from ._logs import capture_output
 from ._model import Progress
-from ._names import is_component, validate_run_name
+from ._names import is_component, step_uid, validate_run_name
 
 if TYPE_CHECKING:
     from ._step import Step
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _LOG_NAME = re.compile(r"^(\d+)\.log$")
-
 
 
 class OutputMixin:
@@ -59,7 +58,7 @@ class OutputMixin:
 
     @contextlib.contextmanager
     def _log_context(self, step: Step, run_name: str | None) -> Iterator[None]:
-        uid = step.unique_id
+        uid = step_uid(step)
         if step.cache_results or run_name is None:
             base = self.layout.step_dir(uid)
         else:
@@ -90,10 +89,14 @@ class OutputMixin:
                 self._active[uid] = previous
             with contextlib.suppress(OSError):
                 # Nothing ran (e.g. the result was cached): do not leave an empty attempt log behind.
-                if path.stat().st_size == 0 and self._read_info(uid).log_file != self.layout.relative(path):
+                if path.stat().st_size == 0 and self._read_info(
+                    uid
+                ).log_file != self.layout.relative(path):
                     path.unlink()
 
-    def step_log_context(self, step: Step, run_name: str | None = None) -> contextlib.AbstractContextManager[None]:
+    def step_log_context(
+        self, step: Step, run_name: str | None = None
+    ) -> contextlib.AbstractContextManager[None]:
         """Capture one execution's logging and stdout/stderr into a new per-attempt log file.
 
         The file is ``cache/<uid>/logs/NNN.log`` (``runs/<run>/steps/<uid>/logs/NNN.log`` for an
@@ -115,15 +118,18 @@ class OutputMixin:
     def report_progress(self, step: Step, progress: Progress) -> None:
         """Write ``progress.json`` of the running attempt (atomic, not fsynced; errors are logged)."""
         self._writable("report progress")
-        path = self._progress_path(step.unique_id)
+        uid = step_uid(step)
+        path = self._progress_path(uid)
         try:
             write_record(path, PROGRESS_FORMAT, {"progress": progress.to_json_dict()}, fsync=False)
         except OSError as e:
-            logger.warning("could not write progress of step %s to %s: %s", step.unique_id, path, e)
+            logger.warning("could not write progress of step %s to %s: %s", uid, path, e)
 
     def step_progress(self, step_or_unique_id: Step | str) -> Progress | None:
         """The latest progress the step reported, or None (none yet, or unreadable)."""
-        uid = step_or_unique_id if isinstance(step_or_unique_id, str) else step_or_unique_id.unique_id
+        uid = (
+            step_or_unique_id if isinstance(step_or_unique_id, str) else step_or_unique_id.unique_id
+        )
         if not is_component(uid):
             return None
         path = self._progress_path(uid)

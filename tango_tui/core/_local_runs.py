@@ -49,7 +49,7 @@ from ._model import (
     dt_to_json,
     utc_now,
 )
-from ._names import encode_step_name, is_component, is_valid_run_name, validate_run_name
+from ._names import encode_step_name, is_component, is_valid_run_name, step_uid, validate_run_name
 from ._workspace import RunSort
 
 if TYPE_CHECKING:
@@ -77,7 +77,12 @@ def run_to_body(run: Run) -> dict[str, Any]:
             "status": RunStatus(run.status).value,
             "owner": None
             if owner is None
-            else {"host": owner.host, "pid": owner.pid, "pid_start": owner.pid_start, "boot_id": owner.boot_id},
+            else {
+                "host": owner.host,
+                "pid": owner.pid,
+                "pid_start": owner.pid_start,
+                "boot_id": owner.boot_id,
+            },
             "targets": targets,
             "plan": {uid: row.to_json_dict() for uid, row in run.plan.items()},
         }
@@ -87,9 +92,18 @@ def run_to_body(run: Run) -> dict[str, Any]:
 def _owner_from_json(data: Any) -> Owner | None:
     if data is None:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("host"), str) or not isinstance(data.get("pid"), int):
-        raise ValueError("owner must be an object with a string 'host' and an integer 'pid'")
-    return Owner(host=data["host"], pid=data["pid"], pid_start=data.get("pid_start"), boot_id=data.get("boot_id"))
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("host"), str)
+        or not isinstance(data.get("pid"), int)
+    ):
+        raise TypeError("owner must be an object with a string 'host' and an integer 'pid'")
+    return Owner(
+        host=data["host"],
+        pid=data["pid"],
+        pid_start=data.get("pid_start"),
+        boot_id=data.get("boot_id"),
+    )
 
 
 _VALID_STATES = frozenset(state.value for state in StepState)
@@ -103,7 +117,7 @@ class LazyPlan(dict):  # type: ignore[type-arg]
     :class:`RecordError` naming the record. Behaves as a plain dict once touched.
     """
 
-    __slots__ = ("_raw", "_path")
+    __slots__ = ("_path", "_raw")
 
     def __init__(self, raw: dict[str, Any], path: str | Path):
         super().__init__()
@@ -137,9 +151,29 @@ def _loading(name: str) -> Any:
 
 
 for _name in (
-    "__getitem__", "__iter__", "__len__", "__contains__", "__eq__", "__ne__", "__repr__",
-    "__reversed__", "__or__", "__ror__", "__ior__", "__setitem__", "__delitem__", "keys", "values",
-    "items", "get", "copy", "pop", "popitem", "setdefault", "update", "clear",
+    "__getitem__",
+    "__iter__",
+    "__len__",
+    "__contains__",
+    "__eq__",
+    "__ne__",
+    "__repr__",
+    "__reversed__",
+    "__or__",
+    "__ror__",
+    "__ior__",
+    "__setitem__",
+    "__delitem__",
+    "keys",
+    "values",
+    "items",
+    "get",
+    "copy",
+    "pop",
+    "popitem",
+    "setdefault",
+    "update",
+    "clear",
 ):
     setattr(LazyPlan, _name, _loading(_name))
 
@@ -147,10 +181,34 @@ for _name in (
 def _check_plan_shape(raw: Any) -> None:
     """Cheap checks of the raw plan rows (the full parse waits until the plan is used)."""
     if not isinstance(raw, dict):
-        raise ValueError("plan must be an object")
+        raise TypeError("plan must be an object")
     for uid, row in raw.items():
         if type(row) is not dict or row.get("state", "incomplete") not in _VALID_STATES:
             raise ValueError(f"plan row {uid!r} is not a step row")
+
+
+class PlanLoader:
+    """Loads a run target's StepInfo for :class:`LazyStepInfos` (a class, so a Run pickles).
+
+    ``loader(uid, plan_row)`` is the workspace's; the plan row is the fallback when the step
+    has no record.
+    """
+
+    __slots__ = ("loader", "plan")
+
+    def __init__(self, loader: Any, plan: Mapping[str, RunStep]):
+        self.loader = loader
+        self.plan = plan
+
+    def __call__(self, uid: str) -> StepInfo:
+        try:
+            row = self.plan.get(uid)
+        except RecordError:
+            row = None
+        return self.loader(uid, row)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PlanLoader, (self.loader, dict(self.plan.items())))
 
 
 def run_from_doc(path: str | Path, doc: Mapping[str, Any], dir_name: str, loader: Any) -> Run:
@@ -187,16 +245,9 @@ def run_from_doc(path: str | Path, doc: Mapping[str, Any], dir_name: str, loader
     if status is RunStatus.RUNNING and owner_is_alive(owner) is False:
         status = RunStatus.CRASHED
 
-    def load(uid: str) -> StepInfo:
-        try:
-            row = plan.get(uid)
-        except RecordError:
-            row = None
-        return loader(uid, row)
-
     return Run(
         name=name,
-        steps=LazyStepInfos(targets, load),
+        steps=LazyStepInfos(targets, PlanLoader(loader, plan)),
         start_date=start_date,
         end_date=end_date,
         status=status,
@@ -235,7 +286,8 @@ def targets_by_name(targets: Iterable[Step]) -> dict[str, Step]:
         other = out.get(step.name)
         if other is not None and other.unique_id != step.unique_id:
             raise InvalidNameError(
-                step.name, f"two different target steps are named alike ({other.unique_id}, {step.unique_id})"
+                step.name,
+                f"two different target steps are named alike ({other.unique_id}, {step.unique_id})",
             )
         out[step.name] = step
     return out
@@ -246,7 +298,9 @@ def create_run_dir(layout: Layout, run: Run) -> Path:
     """Create ``runs/<run.name>/`` whole (record and target links), or raise RunExistsError."""
     final = layout.run_dir(run.name)
     if os.path.lexists(final):
-        raise RunExistsError(final, f"a run named {run.name!r} already exists (refusing to overwrite it)")
+        raise RunExistsError(
+            final, f"a run named {run.name!r} already exists (refusing to overwrite it)"
+        )
     tmp = layout.runs_dir / f"{TMP_PREFIX}run.{os.getpid()}.{secrets.token_hex(4)}"
     os.mkdir(tmp)
     try:
@@ -360,16 +414,20 @@ class RunsMixin:
             if row is None:
                 raise
             return StepInfo(
-                unique_id=uid, step_class_name=row.step_class_name, step_name=row.name,
-                dependencies=frozenset(row.dependencies), cacheable=row.cacheable,
+                unique_id=uid,
+                step_class_name=row.step_class_name,
+                step_name=row.name,
+                dependencies=frozenset(row.dependencies),
+                cacheable=row.cacheable,
             )
 
     def _ensure_record(self, step: Step) -> None:
         """Write an INCOMPLETE record for a step never seen, never replacing an existing one."""
-        path = self.layout.step_record(step.unique_id)
+        uid = step_uid(step)
+        path = self.layout.step_record(uid)
         if os.path.exists(path):
             return
-        self.layout.step_dir(step.unique_id).mkdir(parents=True, exist_ok=True)
+        self.layout.step_dir(uid).mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         # Not fsynced: a placeholder carries nothing that cannot be made again.
         write_record(tmp, STEP_FORMAT, {"step": step.make_step_info().to_json_dict()}, fsync=False)
@@ -401,10 +459,16 @@ class RunsMixin:
             for dep in step.recursive_dependencies:
                 seen.setdefault(dep.unique_id, dep)
         for step in seen.values():
+            step_uid(step)  # refuse an unusable unique id before writing anything
+        for step in seen.values():
             self._ensure_record(step)
         ids = {n: s.unique_id for n, s in by_name.items()}
-        run = Run(name=name or "", steps=LazyStepInfos(ids, lambda uid: self._target_info(uid, plan.get(uid))),
-                  start_date=utc_now(), plan=plan)
+        run = Run(
+            name=name or "",
+            steps=LazyStepInfos(ids, PlanLoader(self._target_info, plan)),
+            start_date=utc_now(),
+            plan=plan,
+        )
         if name is not None:
             create_run_dir(self.layout, run)
         else:
@@ -476,4 +540,3 @@ class RunsMixin:
         if not self.layout.run_dir(name).is_dir():
             raise KeyError(f"no run {name!r} in workspace {self.dir}")
         return file_handler(self.layout.run_log(name))
-

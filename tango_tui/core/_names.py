@@ -45,7 +45,9 @@ def validate_run_name(name: object) -> str:
         InvalidNameError: naming the problem (see the module docstring for the rules).
     """
     if not isinstance(name, str):
-        raise InvalidNameError(repr(name), f"a run name must be a string, not {type(name).__name__}")
+        raise InvalidNameError(
+            repr(name), f"a run name must be a string, not {type(name).__name__}"
+        )
     if not name:
         raise InvalidNameError(name, "a run name cannot be empty")
     if len(name) > MAX_RUN_NAME:
@@ -55,7 +57,9 @@ def validate_run_name(name: object) -> str:
     if name in (".", ".."):
         raise InvalidNameError(name, "'.' and '..' are not run names")
     if name.startswith("."):
-        raise InvalidNameError(name, "a run name cannot start with '.' (reserved for temporary files)")
+        raise InvalidNameError(
+            name, "a run name cannot start with '.' (reserved for temporary files)"
+        )
     for ch in name:
         if ch in "/\\":
             raise InvalidNameError(name, "a run name cannot contain a path separator")
@@ -64,10 +68,13 @@ def validate_run_name(name: object) -> str:
     try:
         encoded = name.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidNameError(name, "a run name must be valid Unicode (no lone surrogates)") from None
+        raise InvalidNameError(
+            name, "a run name must be valid Unicode (no lone surrogates)"
+        ) from None
     if len(encoded) > MAX_NAME_BYTES:
         raise InvalidNameError(
-            name[:40] + "...", f"a run name has at most {MAX_NAME_BYTES} bytes in UTF-8 (got {len(encoded)})"
+            name[:40] + "...",
+            f"a run name has at most {MAX_NAME_BYTES} bytes in UTF-8 (got {len(encoded)})",
         )
     return name
 
@@ -84,9 +91,25 @@ def is_valid_run_name(name: object) -> bool:
 def is_component(name: object) -> bool:
     """Whether ``name`` can name exactly one directory entry (a unique id, a run directory)."""
     return (
-        isinstance(name, str) and bool(name) and "/" not in name and "\0" not in name
+        isinstance(name, str)
+        and bool(name)
+        and "/" not in name
+        and "\0" not in name
         and name not in (".", "..")
     )
+
+
+def step_uid(step: object) -> str:
+    """``step.unique_id``, checked to be usable as one directory name in the cache.
+
+    Raises:
+        InvalidNameError: If it contains a separator or NUL, is empty, or starts with ``.``
+            (e.g. a ``VERSION`` with a ``/`` in it).
+    """
+    uid = getattr(step, "unique_id", None)
+    if not is_component(uid) or uid.startswith("."):  # type: ignore[union-attr]
+        raise InvalidNameError(repr(uid), "a step's unique id must be a single file name")
+    return uid  # type: ignore[return-value]
 
 
 def _pct(ch: str) -> str:

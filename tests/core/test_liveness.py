@@ -17,11 +17,11 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
-from local_steps import Echo  # noqa: E402
+from local_steps import Echo
 
-from tango_tui.core._errors import StepStateError  # noqa: E402
-from tango_tui.core._local import LocalWorkspace  # noqa: E402
-from tango_tui.core._model import Owner, StepState, utc_now  # noqa: E402
+from tango_tui.core._errors import StepStateError
+from tango_tui.core._local import LocalWorkspace
+from tango_tui.core._model import Owner, StepState, utc_now
 
 # Starts the step, says so on stdout, then waits for a line on stdin before finishing it.
 WORKER = textwrap.dedent(
@@ -49,7 +49,11 @@ def _env() -> dict[str, str]:
 def _start_worker(root: Path, value: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", WORKER.format(here=str(HERE), root=str(root), value=value)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
     )
 
 
@@ -66,7 +70,9 @@ def _expect_line(proc: subprocess.Popen[str], expected: str, timeout: float = 30
             if not line:
                 break
     proc.kill()
-    raise AssertionError(f"worker never printed {expected!r}: {proc.stderr.read() if proc.stderr else ''}")
+    raise AssertionError(
+        f"worker never printed {expected!r}: {proc.stderr.read() if proc.stderr else ''}"
+    )
 
 
 def test_sigkilled_step_shows_crashed_and_can_run_again(tmp_path: Path) -> None:
@@ -162,7 +168,9 @@ def test_live_owner_that_gave_up_the_lock_is_not_running(tmp_path: Path) -> None
 def test_run_json_of_a_killed_executor_reads_crashed(tmp_path: Path) -> None:
     ws = LocalWorkspace(tmp_path / "ws")
     run = ws.register_run([Echo(value=1, step_name="a")], name="r")
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE
+    )
     try:
         from tango_tui.core._liveness import hostname, pid_start_time
         from tango_tui.core._model import RunStatus
@@ -174,8 +182,78 @@ def test_run_json_of_a_killed_executor_reads_crashed(tmp_path: Path) -> None:
         proc.kill()
         proc.wait(timeout=30)
         assert ws.registered_run("r").status is RunStatus.CRASHED
-        assert json.loads((ws.dir / "runs" / "r" / "run.json").read_text())["run"]["status"] == "running"
+        assert (
+            json.loads((ws.dir / "runs" / "r" / "run.json").read_text())["run"]["status"]
+            == "running"
+        )
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+RACER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {here!r})
+    from local_steps import Echo
+    from tango_tui.core._errors import StepStateError
+    from tango_tui.core._local import LocalWorkspace
+    ws = LocalWorkspace({root!r})
+    step = Echo(value="raced")
+    print("ready", flush=True)
+    sys.stdin.readline()
+    try:
+        ws.step_starting(step)
+    except StepStateError as e:
+        print("lost", e.step_state.value, flush=True)
+        sys.exit(0)
+    print("won", flush=True)
+    sys.stdin.readline()
+    ws.step_finished(step, "raced")
+    """
+)
+
+
+def test_three_processes_starting_one_step_at_once_exactly_one_wins(tmp_path: Path) -> None:
+    ws = LocalWorkspace(tmp_path / "ws")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER.format(here=str(HERE), root=str(ws.dir))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+        for _ in range(3)
+    ]
+    try:
+        for p in procs:
+            _expect_line(p, "ready")
+        for p in procs:  # release them together
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        verdicts = []
+        for p in procs:
+            assert p.stdout is not None
+            ready, _, _ = select.select([p.stdout], [], [], 30)
+            assert ready, "a racer said nothing"
+            verdicts.append(p.stdout.readline().split())
+        winners = [p for p, v in zip(procs, verdicts) if v == ["won"]]
+        assert len(winners) == 1, verdicts
+        assert sorted(v[0] for v in verdicts) == ["lost", "lost", "won"]
+        assert all(v[1] == "running" for v in verdicts if v[0] == "lost")
+        assert ws.step_info(Echo(value="raced")).owner.pid == winners[0].pid
+        winners[0].stdin.write("go\n")
+        winners[0].stdin.flush()
+        for p in procs:
+            assert p.wait(timeout=30) == 0, p.stderr.read() if p.stderr else ""
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    info = ws.step_info(Echo(value="raced"))
+    assert info.state is StepState.COMPLETED and info.attempt == 1

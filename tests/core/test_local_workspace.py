@@ -20,18 +20,18 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
-from local_steps import Echo, Uncached  # noqa: E402
+from local_steps import Echo, Uncached
 
-from tango_tui.core._errors import (  # noqa: E402
+from tango_tui.core._errors import (
     RecordError,
     RunExistsError,
     StepStateError,
     WorkspaceError,
 )
-from tango_tui.core._format import STEP_FORMAT, parse_record  # noqa: E402
-from tango_tui.core._local import LocalWorkspace  # noqa: E402
-from tango_tui.core._model import Owner, Progress, RunStatus, StepState, utc_now  # noqa: E402
-from tango_tui.core._workspace import RunSort, Workspace  # noqa: E402
+from tango_tui.core._format import STEP_FORMAT, parse_record
+from tango_tui.core._local import LocalWorkspace
+from tango_tui.core._model import Owner, Progress, RunStatus, StepState, utc_now
+from tango_tui.core._workspace import RunSort, Workspace
 
 
 def subprocess_env() -> dict[str, str]:
@@ -110,7 +110,9 @@ def test_layout_matches_the_documented_format(ws: LocalWorkspace) -> None:
     assert not [p for p in root.rglob(".tmp-*")]
 
 
-def test_relative_links_resolve_after_copying_the_workspace(ws: LocalWorkspace, tmp_path: Path) -> None:
+def test_relative_links_resolve_after_copying_the_workspace(
+    ws: LocalWorkspace, tmp_path: Path
+) -> None:
     a = Echo(value="hello", step_name="greeting")
     ws.register_run([a], name="r1")
     finish(ws, a, "hello")
@@ -157,7 +159,10 @@ def test_listing_search_and_counts(ws: LocalWorkspace) -> None:
     assert ws.num_registered_runs(match="ALPHA") == 2
     by_date = [r.name for r in ws.search_registered_runs()]
     assert by_date == ["beta-1", "alpha-2", "alpha-1"]
-    by_name = [r.name for r in ws.search_registered_runs(sort_by=RunSort.NAME, sort_descending=False, start=1)]
+    by_name = [
+        r.name
+        for r in ws.search_registered_runs(sort_by=RunSort.NAME, sort_descending=False, start=1)
+    ]
     assert by_name == ["alpha-2", "beta-1"]
     assert ws.num_steps() == 3
     assert [i.step_name for i in ws.search_step_info(match="S")] == ["s", "s", "s"]
@@ -388,7 +393,9 @@ def test_read_only_on_a_read_only_bind_mount(tmp_path: Path) -> None:
         pytest.skip("unshare is not installed")
     probe = subprocess.run(
         ["unshare", "-m", "sh", "-c", f"mount --bind -o ro {tmp_path} {tmp_path}"],
-        capture_output=True, timeout=30,
+        check=False,
+        capture_output=True,
+        timeout=30,
     )
     if probe.returncode != 0:
         pytest.skip(f"cannot make a read-only bind mount here: {probe.stderr.decode().strip()}")
@@ -409,15 +416,32 @@ def test_read_only_on_a_read_only_bind_mount(tmp_path: Path) -> None:
     script = READ_ONLY_SCRIPT.format(here=str(HERE), root=str(ws.dir), crashed_uid=dead.unique_id)
     root = str(ws.dir)
     proc = subprocess.run(
-        ["unshare", "-m", "sh", "-c", f'mount --bind -o ro "$1" "$1" && exec "$2" -c "$3"', "sh",
-         root, sys.executable, script],
-        capture_output=True, timeout=60, env=subprocess_env(),
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'mount --bind -o ro "$1" "$1" && exec "$2" -c "$3"',
+            "sh",
+            root,
+            sys.executable,
+            script,
+        ],
+        check=False,
+        capture_output=True,
+        timeout=60,
+        env=subprocess_env(),
     )
     assert proc.returncode == 0, proc.stderr.decode()
     out = json.loads(proc.stdout.decode().strip().splitlines()[-1])
     assert out == {
-        "runs": ["r"], "state": "completed", "result": {"k": [1, 2]}, "steps": 2,
-        "progress": True, "crashed": "crashed", "writable_open": "opened",
+        "runs": ["r"],
+        "state": "completed",
+        "result": {"k": [1, 2]},
+        "steps": 2,
+        "progress": True,
+        "crashed": "crashed",
+        "writable_open": "opened",
     }
     assert checksums(ws.dir) == before
 
@@ -436,7 +460,9 @@ BROKEN_RUNS = {
 }
 
 
-def test_broken_run_records_are_skipped_with_a_warning(ws: LocalWorkspace, caplog: pytest.LogCaptureFixture) -> None:
+def test_broken_run_records_are_skipped_with_a_warning(
+    ws: LocalWorkspace, caplog: pytest.LogCaptureFixture
+) -> None:
     ws.register_run([Echo(value=1, step_name="a")], name="good")
     runs = ws.dir / "runs"
     for name, raw in BROKEN_RUNS.items():
@@ -458,10 +484,16 @@ def test_broken_run_records_are_skipped_with_a_warning(ws: LocalWorkspace, caplo
     assert [r.name for r in ws.search_registered_runs()] == ["good"]
 
 
-def test_broken_step_records_are_skipped_with_a_warning(ws: LocalWorkspace, caplog: pytest.LogCaptureFixture) -> None:
+def test_broken_step_records_are_skipped_with_a_warning(
+    ws: LocalWorkspace, caplog: pytest.LogCaptureFixture
+) -> None:
     good = Echo(value=1)
     finish(ws, good, 1)
-    for uid, raw in {"Bad-1": b"", "Bad-2": b"{", "Bad-3": b'{"format": "tango-tui.step", "version": 1, "step": 3}'}.items():
+    for uid, raw in {
+        "Bad-1": b"",
+        "Bad-2": b"{",
+        "Bad-3": b'{"format": "tango-tui.step", "version": 1, "step": 3}',
+    }.items():
         (ws.dir / "cache" / uid).mkdir()
         (ws.dir / "cache" / uid / "step.json").write_bytes(raw)
     wrong = ws.dir / "cache" / "Bad-4"
@@ -489,3 +521,28 @@ def test_damaged_result_is_reported_not_returned(ws: LocalWorkspace) -> None:
     data.write_bytes(b'"paylOad"')
     with pytest.raises(RecordError, match="checksum"):
         ws.step_cache[step]
+
+
+def test_run_plans_read_back_lazily_but_behave_as_dicts(ws: LocalWorkspace) -> None:
+    a = Echo(value=1, step_name="a")
+    b = Echo(value=a, step_name="b")
+    registered = ws.register_run([b], name="r")
+    listed = ws.registered_runs()["r"]
+    assert listed.plan == registered.plan
+    assert len(listed.plan) == 2 and set(listed.plan) == {a.unique_id, b.unique_id}
+    assert listed.plan[a.unique_id].name == "a" and not listed.plan[a.unique_id].target
+    assert listed.counts() == {StepState.INCOMPLETE: 2}
+    clone = pickle.loads(pickle.dumps(ws.registered_run("r")))
+    assert type(clone.plan) is dict and clone.plan == registered.plan
+    assert json.loads(
+        json.dumps({k: v.to_json_dict() for k, v in ws.registered_run("r").plan.items()})
+    )
+    assert dict(ws.registered_run("r").plan) == registered.plan
+    # A plan row that does not parse is reported against the record when the plan is used.
+    path = ws.dir / "runs" / "r" / "run.json"
+    doc = json.loads(path.read_text())
+    doc["run"]["plan"][a.unique_id]["reason"] = "no such reason"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(RecordError) as err:
+        ws.registered_run("r").plan.values()
+    assert str(path) in str(err.value)

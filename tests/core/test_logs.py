@@ -15,11 +15,11 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
-from local_steps import Echo, Uncached  # noqa: E402
+from local_steps import Echo, Uncached
 
-from tango_tui.core._local import LocalWorkspace  # noqa: E402
-from tango_tui.core._logs import capture_output, file_handler  # noqa: E402
-from tango_tui.core._model import StepState  # noqa: E402
+from tango_tui.core._local import LocalWorkspace
+from tango_tui.core._logs import capture_output, file_handler
+from tango_tui.core._model import StepState
 
 WORKER = textwrap.dedent(
     """
@@ -60,9 +60,14 @@ def test_print_and_logging_reach_the_log_while_the_step_runs(tmp_path: Path) -> 
     log = ws.dir / "cache" / step.unique_id / "logs" / "001.log"
     proc = subprocess.Popen(
         [sys.executable, "-c", WORKER.format(here=str(HERE), root=str(ws.dir))],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
     )
     try:
+
         def complete() -> bool:
             text = log.read_text() if log.exists() else ""
             return all(s in text for s in ("hello from print", "hello from logging", "to stderr"))
@@ -113,10 +118,9 @@ def test_log_context_restores_streams_and_logging_on_error(tmp_path: Path) -> No
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     out, err = sys.stdout, sys.stderr
-    with pytest.raises(KeyError):
-        with capture_output(tmp_path / "a.log"):
-            assert sys.stdout is not out
-            raise KeyError("inside")
+    with pytest.raises(KeyError), capture_output(tmp_path / "a.log"):
+        assert sys.stdout is not out
+        raise KeyError("inside")
     assert sys.stdout is out and sys.stderr is err
     assert root.handlers == handlers and root.level == level
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from local_steps import Echo  # noqa: E402
+from local_steps import Echo
 
-from tango_tui.core._errors import InvalidNameError  # noqa: E402
-from tango_tui.core._local import LocalWorkspace  # noqa: E402
-from tango_tui.core._names import (  # noqa: E402
+from tango_tui.core._errors import InvalidNameError
+from tango_tui.core._local import LocalWorkspace
+from tango_tui.core._names import (
     MAX_LINK_BYTES,
     decode_step_name,
     encode_step_name,
@@ -151,7 +151,25 @@ def test_hostile_run_name_for_logs_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidNameError):
         ws.capture_logs_for_run("../../escape")
     step = Echo(value=1, cache_results=False)
-    with pytest.raises(InvalidNameError):
-        with ws.step_log_context(step, "../../escape"):
-            pass
+    with pytest.raises(InvalidNameError), ws.step_log_context(step, "../../escape"):
+        pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ws"]
+
+
+class _BadVersion(Echo):
+    VERSION = "1/../../escape"
+
+
+def test_unique_id_that_is_not_a_file_name_is_refused(tmp_path: Path) -> None:
+    ws = LocalWorkspace(tmp_path / "ws")
+    step = _BadVersion(value=1, step_name="bad")
+    if "/" not in step.unique_id:
+        pytest.skip("Step sanitises VERSION itself")
+    before = _snapshot(tmp_path)
+    with pytest.raises(InvalidNameError):
+        ws.register_run([step], name="r")
+    with pytest.raises(InvalidNameError):
+        ws.step_starting(step)
+    with pytest.raises(InvalidNameError):
+        ws.work_dir(step)
+    assert _snapshot(tmp_path) == before

@@ -16,12 +16,12 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
-from local_steps import DiskFull, Echo, PickledEcho  # noqa: E402
+from local_steps import DiskFull, Echo, PickledEcho
 
-import tango_tui.core._local_cache as local_cache  # noqa: E402
-from tango_tui.core._errors import StepStateError  # noqa: E402
-from tango_tui.core._local import LocalWorkspace  # noqa: E402
-from tango_tui.core._model import StepState  # noqa: E402
+import tango_tui.core._local_cache as local_cache
+from tango_tui.core._errors import StepStateError
+from tango_tui.core._local import LocalWorkspace
+from tango_tui.core._model import StepState
 
 
 def _assert_failed_without_result(ws: LocalWorkspace, step, err: OSError, code: int) -> None:
@@ -129,7 +129,10 @@ def test_a_real_full_disk(tmp_path: Path) -> None:
     mnt = tmp_path / "tiny"
     mnt.mkdir()
     probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {mnt}"], capture_output=True, timeout=30
+        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {mnt}"],
+        check=False,
+        capture_output=True,
+        timeout=30,
     )
     if probe.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {probe.stderr.decode().strip()}")
@@ -138,9 +141,21 @@ def test_a_real_full_disk(tmp_path: Path) -> None:
     extra = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *([extra] if extra else [])])}
     proc = subprocess.run(
-        ["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=64k tmpfs "$1" && exec "$2" -c "$3"', "sh",
-         str(mnt), sys.executable, script],
-        capture_output=True, timeout=60, env=env,
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'mount -t tmpfs -o size=64k tmpfs "$1" && exec "$2" -c "$3"',
+            "sh",
+            str(mnt),
+            sys.executable,
+            script,
+        ],
+        check=False,
+        capture_output=True,
+        timeout=60,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr.decode()
     out = json.loads(proc.stdout.decode().strip().splitlines()[-1])
