@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
 import shutil
 import traceback
@@ -57,6 +58,8 @@ T = TypeVar("T")
 
 # Step locks held by this process: realpath of lock file -> (pid, lock). Module-level so that two
 # LocalWorkspace objects on one directory agree; the pid guards against entries inherited by fork.
+_URL_ESCAPES = re.compile(r"%(25|3[Ff]|23)")  # the only escapes ``url`` makes: % ? #
+
 _HELD: dict[str, tuple[int, filelock.UnixFileLock]] = {}
 
 
@@ -150,8 +153,7 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
     def from_parsed_url(cls, parsed_url: ParseResult) -> LocalWorkspace:
         """``local:///abs``, ``local://rel`` (relative to cwd), or a plain path; ``?read_only=true``."""
         path = (parsed_url.netloc or "") + (parsed_url.path or "")
-        for code, ch in (("%3F", "?"), ("%23", "#"), ("%3f", "?"), ("%25", "%")):
-            path = path.replace(code, ch)
+        path = _URL_ESCAPES.sub(lambda m: chr(int(m.group(1), 16)), path)
         if not path:
             raise ValueError(f"local workspace URL has no path: {parsed_url.geturl()!r}")
         query = parse_qs(parsed_url.query)

@@ -355,7 +355,12 @@ def list_dir_names(path: Path) -> list[str]:
 
 def run_names(layout: Layout, match: str | None = None) -> list[str]:
     """Names of the run directories (case-insensitive substring ``match``), unsorted."""
-    names = [n for n in list_dir_names(layout.runs_dir) if is_valid_run_name(n)]
+    names = []
+    for name in list_dir_names(layout.runs_dir):
+        if is_valid_run_name(name):
+            names.append(name)
+        else:
+            logger.warning("skipping %s: not a valid run name", os.path.join(layout.runs_dir, name))
     if match:
         needle = match.lower()
         names = [n for n in names if needle in n.lower()]
@@ -373,6 +378,10 @@ def read_run(layout: Layout, name: str, loader: Any) -> Run:
     except FileNotFoundError:
         if os.path.isdir(run_dir):
             raise RecordError(path, "run directory has no run.json") from None
+        if os.path.lexists(run_dir):
+            raise RecordError(
+                run_dir, "a dangling symlink stands where a run directory belongs"
+            ) from None
         raise
     except NotADirectoryError:
         raise RecordError(run_dir, "a file stands where a run directory belongs") from None

@@ -546,3 +546,29 @@ def test_run_plans_read_back_lazily_but_behave_as_dicts(ws: LocalWorkspace) -> N
     with pytest.raises(RecordError) as err:
         ws.registered_run("r").plan.values()
     assert str(path) in str(err.value)
+
+
+def test_odd_entries_in_runs_and_cache(
+    ws: LocalWorkspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = Echo(value=1, step_name="a")
+    ws.register_run([a], name="good")
+    runs = ws.dir / "runs"
+    os.symlink("nowhere", runs / "dangling")
+    os.symlink("loop", runs / "loop")
+    os.symlink("loop-b", runs / "loop-a")
+    os.symlink("loop-a", runs / "loop-b")
+    os.mkdir(os.path.join(os.fsencode(runs), b"bad-\xff-name"))
+    (ws.dir / "cache" / "a-file").write_text("not a step directory")
+    # A run naming a step whose directory is gone still lists; the target reads INCOMPLETE.
+    shutil.rmtree(ws.dir / "cache" / a.unique_id)
+    with caplog.at_level(logging.WARNING):
+        listed = ws.registered_runs()
+        infos = ws.search_step_info()
+    assert list(listed) == ["good"]
+    assert listed["good"].steps["a"].state is StepState.INCOMPLETE
+    assert infos == []
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for name in ("dangling", "loop", "loop-a", "loop-b", "bad-"):
+        assert str(runs / name) in text, name
+    assert "a-file" in text
