@@ -87,12 +87,21 @@ class OutputMixin:
                 self._active.pop(uid, None)
             else:
                 self._active[uid] = previous
-            with contextlib.suppress(OSError):
-                # Nothing ran (e.g. the result was cached): do not leave an empty attempt log behind.
-                if path.stat().st_size == 0 and self._read_info(
-                    uid
-                ).log_file != self.layout.relative(path):
-                    path.unlink()
+            self._drop_if_unused(uid, path)
+
+    def _drop_if_unused(self, uid: str, path: Path) -> None:
+        """Remove an empty attempt log that no record points at (nothing ran, e.g. cached)."""
+        try:
+            if path.stat().st_size != 0:
+                return
+            try:
+                recorded = self._read_info(uid).log_file
+            except (FileNotFoundError, RecordError):
+                recorded = None
+            if recorded != self.layout.relative(path):
+                path.unlink()
+        except OSError:
+            pass
 
     def step_log_context(
         self, step: Step, run_name: str | None = None

@@ -176,3 +176,11 @@ def test_capture_logs_for_run_writes_the_run_log(tmp_path: Path) -> None:
     with pytest.raises(KeyError):
         ws.capture_logs_for_run("no-such-run")
     assert not (ws.dir / "runs" / "no-such-run").exists()
+
+
+def test_no_empty_log_is_left_for_a_step_never_started(tmp_path: Path) -> None:
+    ws = LocalWorkspace(tmp_path / "ws")
+    step = Echo(value="never")
+    with ws.step_log_context(step):
+        pass
+    assert list((ws.dir / "cache" / step.unique_id / "logs").iterdir()) == []
