@@ -102,7 +102,9 @@ class RunScreen(LiveScreen):
         self.query_one(DepTree).set_steps(steps)
         self._show_summary()
         if first:
-            self.tango.watch_steps(s.unique_id for s in steps)
+            # The watcher watches a limited number of step directories: running ones first.
+            order = sorted(steps, key=lambda s: str(s.state) != "running")
+            self.tango.watch_steps(s.unique_id for s in order)
 
     def _show_summary(self) -> None:
         run = self.detail.run

@@ -44,6 +44,7 @@ class StepScreen(LiveScreen):
         self.info: Any = None
         """The latest StepInfo, once loaded."""
         self._progress: Any = None
+        self._run_lines: list[str] | None = None
         self.showing_run_log = False
         """Whether the log pane shows the run's log instead of the step's."""
         rows = {s.unique_id: s for s in detail.steps} if detail is not None else {}
@@ -72,7 +73,7 @@ class StepScreen(LiveScreen):
     def _tick(self) -> None:
         # The duration of a running step grows: re-render the record (no disk access).
         if self.is_current and self.info is not None and str(self.info.state) == "running":
-            self.query_one(StepDetails).show(self.info, self._progress)
+            self.query_one(StepDetails).show(self.info, self._progress, self._run_lines)
 
     def apply_changes(self, changes: Changes) -> None:
         if changes.rescan or changes.all_steps or self.uid in changes.steps:
@@ -89,18 +90,29 @@ class StepScreen(LiveScreen):
         except Exception as e:
             self.post_message(StepInfoLoaded(self.uid, error=f"cannot read step {self.uid}: {e}"))
             return
-        self.post_message(StepInfoLoaded(self.uid, data=(info, progress)))
+        self.post_message(StepInfoLoaded(self.uid, data=(info, progress, self._run_log_lines())))
+
+    def _run_log_lines(self) -> list[str] | None:
+        """For a Tango 1.x step (no log of its own): its lines of the run's ``out.log``."""
+        name = self._names.get(self.uid)
+        if getattr(self.source, "kind", None) != "tango1" or not (self.run_name and name):
+            return None
+        try:
+            lines: list[str] = self.source.workspace.step_log_lines(self.run_name, name, limit=200)
+        except Exception as e:  # the record itself is still worth showing
+            return [f"cannot read the run log: {e}"]
+        return lines
 
     def on_step_info_loaded(self, message: StepInfoLoaded) -> None:
         details = self.query_one(StepDetails)
         if message.error:
             details.show_error(message.error)
             return
-        info, progress = message.data
+        info, progress, run_lines = message.data
         first = self.info is None
         self.info = info
-        self._progress = progress
-        details.show(info, progress)
+        self._progress, self._run_lines = progress, run_lines
+        details.show(info, progress, run_lines)
         if first:
             self._fill_deps(info)
             self._show_log()
@@ -140,6 +152,9 @@ class StepScreen(LiveScreen):
             path, what = self._run_log_path(), f"run log ({self.run_name})"
         else:
             path, what = self._step_log_path(), "step log"
+            if path is None and self._run_log_path() is not None:
+                # Tango 1.x keeps no per-step log: the run's log is the next best thing.
+                path, what = self._run_log_path(), f"run log ({self.run_name}; no step log)"
         if path is None:
             view.open(None, title=what, missing=f"no {what} recorded")
         elif path != view.path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ class LogView(Vertical):
     def files_changed(self, files: set[Path], *, rescan: bool = False) -> None:
         """Re-read if the shown file is among ``files`` (or on a rescan)."""
         path = self.path
-        if path is not None and (rescan or path in files or not files):
+        if path is not None and (rescan or not files or Path(os.path.abspath(path)) in files):
             self.lines.reload()
 
     @on(LogLines.StatusChanged)

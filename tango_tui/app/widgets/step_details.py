@@ -30,7 +30,7 @@ def _grid() -> Table:
     return grid
 
 
-def render_step(info: Any, progress: Any = None) -> Group:
+def render_step(info: Any, progress: Any = None, run_lines: list[str] | None = None) -> Group:
     """A renderable of the whole record ``info`` (a StepInfo), ``progress`` if running.
 
     Dependencies are not part of it: the step screen lists them in a navigable list.
@@ -86,6 +86,14 @@ def render_step(info: Any, progress: Any = None) -> Group:
                 Syntax(info.traceback.rstrip(), "pytb", word_wrap=True,
                        background_color="default", theme="ansi_dark")
             )
+    if run_lines:
+        from .log_lines import ERROR_RE, ERROR_STYLE, WARNING_RE, WARNING_STYLE
+
+        parts.append(Rule("this step in the run log", align="left", style="grey35"))
+        for line in run_lines:
+            style = ERROR_STYLE if ERROR_RE.search(line) else (
+                WARNING_STYLE if WARNING_RE.search(line) else "")
+            parts.append(Text(line, style=style, overflow="fold"))
     return Group(*parts)
 
 
@@ -96,9 +104,9 @@ class StepDetails(Static):
     StepDetails { padding: 0 1; }
     """
 
-    def show(self, info: Any, progress: Any = None) -> None:
-        """Render ``info``."""
-        self.update(render_step(info, progress))
+    def show(self, info: Any, progress: Any = None, run_lines: list[str] | None = None) -> None:
+        """Render ``info`` (with ``run_lines``: its lines of the run log, for Tango 1.x)."""
+        self.update(render_step(info, progress, run_lines))
 
     def show_error(self, error: str) -> None:
         """Say why the record cannot be shown, in place of it."""
