@@ -65,19 +65,138 @@ def parse_head(line: str) -> LogRecordHead | None:
     return LogRecordHead(m["time"], m["level"], step, msg)
 
 
+_HEADER_B = re.compile(rb"\[[^\]\n]{1,40}\] (?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+")
+_PREFIX_B = re.compile(rb"(?:\\)?\[step ([^\]\n]+)\] ")
+_MARKER_HINT = b'tep "'
+_SCAN_NEEDLES = (_MARKER_HINT, b"inished run", b"finished with errors")
+"""Every per-step marker ("Starting step", "Finished step", "Step ... failed", "Found output for
+step") contains this; lines without it are never decoded or parsed."""
+
+
+CHUNK = 1 << 20
+"""Bytes read at a time."""
+_LONGEST_LINE = 8 << 20
+"""A line longer than this is cut (memory stays bounded whatever the file holds)."""
+
+
+def _iter_chunks(path: str | os.PathLike[str], start: int = 0, size: int = CHUNK) -> Iterator[tuple[int, bytes]]:
+    """``(offset after the chunk, chunk)``; every chunk ends with a newline (complete lines only,
+    so a line still being written is left for the next read)."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        offset, rest = start, b""
+        while True:
+            block = f.read(size)
+            if not block:
+                return
+            data = rest + block
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                if len(data) <= _LONGEST_LINE:
+                    rest = data
+                    continue
+                data += b"\n"
+                cut = len(data)
+                offset -= 1  # the newline we added is not in the file
+            rest = data[cut:]
+            offset += cut
+            yield offset, data[:cut]
+
+
+def _iter_raw(path: str | os.PathLike[str], start: int = 0) -> Iterator[tuple[int, bytes]]:
+    for end, chunk in _iter_chunks(path, start):
+        offset = end - len(chunk)
+        for raw in chunk.splitlines(keepends=True):
+            offset += len(raw)
+            yield offset, raw.rstrip(b"\r\n")
+
+
+def _lines_with(chunk: bytes, needles: tuple[bytes, ...]) -> list[tuple[int, int]]:
+    """``(start, end)`` of the lines of ``chunk`` containing any of ``needles``, in file order."""
+    found: set[tuple[int, int]] = set()
+    for needle in needles:
+        i = chunk.find(needle)
+        while i != -1:
+            start = chunk.rfind(b"\n", 0, i) + 1
+            end = chunk.find(b"\n", i)
+            found.add((start, end))
+            i = chunk.find(needle, end + 1)
+    return sorted(found)
+
+
 def iter_lines(path: str | os.PathLike[str], start: int = 0) -> Iterator[tuple[int, str]]:
     """``(offset after the line, text)`` for every complete line from byte ``start`` on.
 
     A last line without its newline is not returned (the writer is still writing it).
     """
-    with open(path, "rb") as f:
-        f.seek(start)
-        offset = start
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                return
-            offset += len(raw)
-            yield offset, raw.rstrip(b"\r\n").decode("utf-8", "replace")
+    for offset, raw in _iter_raw(path, start):
+        yield offset, raw.decode("utf-8", "replace")
+
+
+def _decode_lines(data: bytes) -> list[str]:
+    return [line.rstrip("\r") for line in data.decode("utf-8", "replace").split("\n")[:-1]]
+
+
+class _StepLines:
+    """Attribution state while streaming one log for one step."""
+
+    def __init__(self, step_name: str, limit: int | None):
+        self.step = step_name
+        self.out: deque[str] = deque(maxlen=limit)
+        self.stack: list[str] = []
+        self.owner: str | None = None
+
+    def chunk(self, chunk: bytes) -> None:
+        if b"[step " in chunk:
+            self._per_line(chunk)
+        else:
+            self._by_markers(chunk)
+
+    def _per_line(self, chunk: bytes) -> None:
+        # Multicore logs: every record may name its step.
+        for raw in chunk.split(b"\n")[:-1]:
+            if raw[:1] == b"[" and (m := _HEADER_B.match(raw)):
+                p = _PREFIX_B.match(raw, m.end())
+                if p:
+                    self.owner = p.group(1).decode("utf-8", "replace")
+                    if _MARKER_HINT in raw:
+                        _owner_of(parse_head(raw.decode("utf-8", "replace")), self.stack)  # type: ignore[arg-type]
+                elif _MARKER_HINT in raw:
+                    self.owner = _owner_of(parse_head(raw.decode("utf-8", "replace")), self.stack)  # type: ignore[arg-type]
+                else:
+                    self.owner = self.stack[-1] if self.stack else None
+            if self.owner == self.step:
+                self.out.append(raw.rstrip(b"\r").decode("utf-8", "replace"))
+
+    def _by_markers(self, chunk: bytes) -> None:
+        # Sequential logs: ownership changes only at marker lines and at the first record after
+        # one, so everything between those points goes (or not) in one piece.
+        pos = 0
+        for start, end in _lines_with(chunk, (_MARKER_HINT,)):
+            head = parse_head(chunk[start:end].decode("utf-8", "replace"))
+            if head is None:
+                continue  # a continuation line that merely quotes a marker
+            self._run(chunk, pos, start)
+            self.owner = _owner_of(head, self.stack)  # the marker and its continuation lines
+            if self.owner == self.step:
+                self.out.append(chunk[start:end].rstrip(b"\r").decode("utf-8", "replace"))
+            pos = end + 1
+        self._run(chunk, pos, len(chunk))
+
+    def _run(self, chunk: bytes, a: int, b: int) -> None:
+        """Lines ``[a, b)`` hold no marker: continuation lines up to the first record keep the
+        current owner; from there on, the step on top of the stack owns them."""
+        if a >= b:
+            return
+        first = a
+        while first < b and not (chunk[first:first + 1] == b"[" and _HEADER_B.match(chunk, first)):
+            first = chunk.find(b"\n", first) + 1 or b
+        if self.owner == self.step and first > a:
+            self.out.extend(_decode_lines(chunk[a:first]))
+        if first < b:
+            self.owner = self.stack[-1] if self.stack else None
+            if self.owner == self.step:
+                self.out.extend(_decode_lines(chunk[first:b]))
 
 
 def lines_for_step(
@@ -88,7 +207,8 @@ def lines_for_step(
     A record belongs to a step when it carries the multicore ``[step NAME]`` prefix, or when it is
     logged between that step's "Starting step" marker and its "Finished"/"failed" marker (nested
     starts, from a dependency computed on demand, are followed with a stack). Continuation lines
-    go with their record. The cache-hit line of the step is included too.
+    go with their record. The cache-hit line of the step is included too. The file is streamed
+    in chunks; only the step's own lines are decoded.
 
     Args:
         run_log_path: The run's ``out.log``.
@@ -98,19 +218,13 @@ def lines_for_step(
     Returns:
         The lines, without line endings; empty if the log does not exist.
     """
-    out: deque[str] = deque(maxlen=limit)
-    stack: list[str] = []
-    owner: str | None = None
+    state = _StepLines(step_name, limit)
     try:
-        for _, line in iter_lines(run_log_path):
-            head = parse_head(line)
-            if head is not None:
-                owner = _owner_of(head, stack)
-            if owner == step_name:
-                out.append(line)
+        for _, chunk in _iter_chunks(run_log_path, 0, CHUNK):
+            state.chunk(chunk)
     except FileNotFoundError:
         return []
-    return list(out)
+    return list(state.out)
 
 
 def _owner_of(head: LogRecordHead, stack: list[str]) -> str | None:
@@ -178,9 +292,11 @@ class RunLogScanner:
         if st.st_size == self._offset:
             return self.state
         try:
-            for offset, line in iter_lines(self.path, self._offset):
+            for offset, chunk in _iter_chunks(self.path, self._offset, CHUNK):
+                # Only lines holding a marker are decoded and parsed (found with bytes.find).
+                for start, end in _lines_with(chunk, _SCAN_NEEDLES):
+                    self._feed(chunk[start:end].decode("utf-8", "replace"))
                 self._offset = offset
-                self._feed(line)
         except OSError:
             pass
         return self.state

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tango_tui.core.tango1 import RunLogScanner, lines_for_step, parse_head
 
 PATH = " " * 40 + "tango/step.py:761"
@@ -78,3 +80,32 @@ def test_scanner_follows_growth_and_replacement(tmp_path: Path) -> None:
     replacement.replace(log)
     state = scanner.scan()
     assert state.cached == {"a"} and state.started == set() and not state.run_ended
+
+
+def _reference(log: Path, step: str) -> list[str]:
+    """The plain per-line rule, for comparison with the chunked fast paths."""
+    from tango_tui.core.tango1._logs import _owner_of
+
+    out, stack, owner = [], [], None
+    for line in log.read_text(encoding="utf-8").splitlines():
+        head = parse_head(line)
+        if head is not None:
+            owner = _owner_of(head, stack)
+        if owner == step:
+            out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 97, 4096])
+def test_chunked_reading_matches_the_per_line_rule(tango_ws: Path, unpack, monkeypatch, chunk: int) -> None:
+    from tango_tui.core.tango1 import _logs
+
+    monkeypatch.setattr(_logs, "CHUNK", chunk)
+    logs = list((tango_ws / "runs").glob("*/out.log"))
+    logs.append(unpack("tango-1.3.2-multicore.tar.gz") / "runs" / "multi-run" / "out.log")
+    for log in logs:
+        for step in ("numbers", "squares", "total", "slow", "broken", "count_uncached",
+                     "upper_uncached", "left", "right", "both", "boom"):
+            assert lines_for_step(log, step) == _reference(log, step), (log, step)
+        whole = RunLogScanner(log).scan()
+        assert whole.started | whole.cached  # every fixture log names some steps
