@@ -14,13 +14,15 @@ Layout read (nothing is ever written, locked or created)::
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import pickle
+import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar, cast
 from urllib.parse import ParseResult
 
 from .._errors import TangoTuiError, UnsafePickleError
@@ -35,6 +37,19 @@ from ._runs import build_run, read_run_files
 from ._unpickle import restricted_loads
 
 logger = logging.getLogger(__name__)
+
+F = TypeVar("F")
+
+
+def _locked(method: F) -> F:
+    """Serialise a method on the instance's lock (the dashboard reads from several threads)."""
+
+    @functools.wraps(method)  # type: ignore[arg-type]
+    def wrapper(self: TangoWorkspace, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)  # type: ignore[operator]
+
+    return cast(F, wrapper)
 
 
 def is_tango1_workspace(path: str | os.PathLike[str]) -> bool:
@@ -71,7 +86,8 @@ def is_tango1_workspace(path: str | os.PathLike[str]) -> bool:
 class TangoWorkspace(Workspace):
     """A workspace written by ai2-tango 1.x, opened read-only (``tango1:///path``).
 
-    Read methods return tango-tui's model; write methods raise :class:`TangoTuiError`.
+    Read methods return tango-tui's model; write methods raise :class:`TangoTuiError`. The read
+    methods are serialised on an internal lock, so several threads may share one instance.
     Step records are decoded by a restricted unpickler (nothing is executed); a step recorded as
     running whose lock is not held (per ``/proc/locks``) is CRASHED.
 
@@ -81,6 +97,7 @@ class TangoWorkspace(Workspace):
 
     def __init__(self, dir: str | os.PathLike[str]):
         self.dir = Path(dir).absolute()
+        self._lock = threading.RLock()
         self.version = self._read_version()
         self.table = StepInfoTable(self.dir / "stepinfo.sqlite")
         self._infos: dict[str, Tango1StepInfo] = {}
@@ -113,6 +130,7 @@ class TangoWorkspace(Workspace):
         return f"tango1://{self.dir}"
 
     # ----- refreshing -----------------------------------------------------------------------
+    @_locked
     def refresh(self) -> set[str]:
         """Re-read what changed on disk (cheap when nothing did).
 
@@ -180,6 +198,7 @@ class TangoWorkspace(Workspace):
         self._pending |= self._refresh_now()
 
     @property
+    @_locked
     def problems(self) -> list[Problem]:
         """Rows and files skipped, and conditions met (busy database, hot journal) in the last read."""
         out = list(self.table.snapshot.problems)
@@ -236,6 +255,7 @@ class TangoWorkspace(Workspace):
     def _all_ids(self) -> set[str]:
         return set(self.table.snapshot.rows) | {k for k, v in self._v1.items() if v[1] is not None}
 
+    @_locked
     def step_info(self, step_or_unique_id: Any) -> StepInfo:
         """The record of a step (liveness applied).
 
@@ -249,6 +269,7 @@ class TangoWorkspace(Workspace):
             raise KeyError(uid)
         return self._live(info)
 
+    @_locked
     def all_step_infos(self) -> dict[str, StepInfo]:
         """``{unique id: StepInfo}`` for every readable record (liveness applied)."""
         self._ensure_fresh()
@@ -259,6 +280,7 @@ class TangoWorkspace(Workspace):
                 out[uid] = self._live(info)
         return out
 
+    @_locked
     def search_step_info(self, *, sort_by: StepInfoSort | None = None, sort_descending: bool = True,
                          match: str | None = None, state: StepState | None = None, start: int = 0,
                          stop: int | None = None) -> list[StepInfo]:
@@ -298,6 +320,7 @@ class TangoWorkspace(Workspace):
         """The run's ``out.log`` (it may not exist)."""
         return self.dir / "runs" / name / "out.log"
 
+    @_locked
     def registered_run(self, name: str) -> Run:
         """The run called ``name``, with ``plan`` rows, reasons and a derived status.
 
@@ -339,11 +362,13 @@ class TangoWorkspace(Workspace):
             self._dead_logs.add(key)
         return alive
 
+    @_locked
     def registered_runs(self) -> dict[str, Run]:
         """All runs, ``{name: Run}``."""
         self._ensure_fresh()
         return {name: self._build(name) for name in self.run_names()}
 
+    @_locked
     def search_registered_runs(self, *, sort_by: RunSort | None = None, sort_descending: bool = True,
                                match: str | None = None, start: int = 0, stop: int | None = None) -> list[Run]:
         """Runs whose name contains ``match``; runs outside the slice are not built when sorting by name."""
@@ -361,6 +386,7 @@ class TangoWorkspace(Workspace):
         """How many run directories match (no run is built)."""
         return len([n for n in self.run_names() if not match or match.lower() in n.lower()])
 
+    @_locked
     def runs_using(self, unique_ids: Iterable[str]) -> set[str]:
         """Names of the runs whose ``stepinfo.json`` lists any of ``unique_ids`` (for the monitor:
         which run rows a database change touches). Each run file is re-read only when it changes."""

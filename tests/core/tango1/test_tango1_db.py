@@ -175,3 +175,38 @@ def test_changes_seen_by_other_reads_still_reach_refresh(tango_ws: Path) -> None
     assert ws.refresh() == set()
     assert ws.runs_using({key}) == {"helped-clam", "killed-run", "api-run", "simple-poodle"}
     assert ws.runs_using({"SlowStep-4dGt3C98daQizyjcwmKWX7aNkTGjcMp4"}) == {"killed-run"}
+
+
+def test_reads_from_several_threads(tango_ws: Path) -> None:
+    import threading
+
+    ws = TangoWorkspace(tango_ws)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                ws.registered_runs()
+                ws.all_step_infos()
+                ws.refresh()
+                list(ws.problems)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(30):  # rows appear and change while the readers read
+            db = sqlite3.connect(tango_ws / "stepinfo.sqlite")
+            with db:
+                (blob,) = db.execute("SELECT value FROM unnamed WHERE key LIKE 'AfterFail%'").fetchone()
+                db.execute("INSERT OR REPLACE INTO unnamed VALUES (?, ?)", (f"AfterFail-{i}", blob))
+            db.close()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert not errors
+    assert len(ws.all_step_infos()) == 13 + 30
