@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ._logtext import cut_utf8, display_text
 
-__all__ = ["Line", "BLOCK", "DISPLAY_LIMIT", "read", "line_start", "lines_after", "lines_before"]
+__all__ = ["BLOCK", "DISPLAY_LIMIT", "Line", "line_start", "lines_after", "lines_before", "read"]
 
 BLOCK = 64 * 1024
 """Bytes read at a time around the visible window."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["display_text", "cut_utf8"]
+__all__ = ["cut_utf8", "display_text"]
 
 _ANSI = re.compile(
     r"\x1b(?:"
@@ -47,7 +47,9 @@ def cut_utf8(raw: bytes, limit: int) -> bytes:
     if back > len(cut):
         return cut
     lead = cut[-back]
-    need = 2 if lead & 0xE0 == 0xC0 else 3 if lead & 0xF0 == 0xE0 else 4 if lead & 0xF8 == 0xF0 else 1
+    need = (
+        2 if lead & 0xE0 == 0xC0 else 3 if lead & 0xF0 == 0xE0 else 4 if lead & 0xF8 == 0xF0 else 1
+    )
     return cut[:-back] if need > back else cut
 
 

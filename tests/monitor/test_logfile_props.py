@@ -20,8 +20,23 @@ from tango_tui.monitor import _logread, _logscan, _logsearch, logfile
 from tango_tui.monitor._logtext import cut_utf8, display_text
 from tango_tui.monitor.logfile import LogFile
 
-PIECES = [b"a", b"b", b"Z", b" ", b"\t", b"\r", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x99\x82",
-          b"\xff", b"\xe2\x82", b"\x1b[31m", b"\x00", b"err", b"ERROR"]
+PIECES = [
+    b"a",
+    b"b",
+    b"Z",
+    b" ",
+    b"\t",
+    b"\r",
+    b"\xc3\xa9",
+    b"\xe2\x82\xac",
+    b"\xf0\x9f\x99\x82",
+    b"\xff",
+    b"\xe2\x82",
+    b"\x1b[31m",
+    b"\x00",
+    b"err",
+    b"ERROR",
+]
 
 line_bytes = st.lists(st.sampled_from(PIECES), max_size=30).map(b"".join)
 files = st.tuples(
@@ -39,8 +54,12 @@ def block_sizes(small: bool) -> Iterator[int]:
         return
     with contextlib.ExitStack() as stack:
         for target, name, value in [
-            (_logread, "BLOCK", 16), (_logread, "BIG_BLOCK", 40), (_logread, "DISPLAY_LIMIT", 20),
-            (_logsearch, "CHUNK", 24), (_logsearch, "_OVERLAP", 8), (logfile, "_SCAN_CHUNK", 7),
+            (_logread, "BLOCK", 16),
+            (_logread, "BIG_BLOCK", 40),
+            (_logread, "DISPLAY_LIMIT", 20),
+            (_logsearch, "CHUNK", 24),
+            (_logsearch, "_OVERLAP", 8),
+            (logfile, "_SCAN_CHUNK", 7),
             (_logscan, "_SUB", 5),
         ]:
             stack.enter_context(mock.patch.object(target, name, value))
@@ -57,7 +76,10 @@ def naive(data: bytes, limit: int) -> list[tuple[int, int, str, bool, bytes]]:
         body = data[pos:end]
         content = body[:-1] if j >= 0 else body
         if len(content) > limit:
-            text = display_text(cut_utf8(content, limit)) + f" …[line cut: {len(content):,} bytes in all]"
+            text = (
+                display_text(cut_utf8(content, limit))
+                + f" …[line cut: {len(content):,} bytes in all]"
+            )
         else:
             text = display_text(content[:-1] if content.endswith(b"\r") else content)
         out.append((pos, end, text, j >= 0, body))
@@ -79,7 +101,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("small", [False, True], ids=["real-blocks", "tiny-blocks"])
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=files, pick=st.randoms(use_true_random=False))
 def test_reader_matches_naive(workdir: Path, small: bool, data: bytes, pick) -> None:
     path = workdir / "random.log"
@@ -93,7 +117,7 @@ def test_reader_matches_naive(workdir: Path, small: bool, data: bytes, pick) -> 
         assert as_tuples(log.tail(k)) == expected(ref[max(0, n - k) :] if k else [])
         # Walking line by line both ways visits the same lines.
         walk, pos = [], 0
-        while (nxt := log.lines_after(pos, 1)):
+        while nxt := log.lines_after(pos, 1):
             walk.append(nxt[0])
             pos = nxt[0].end
         assert as_tuples(walk) == expected(ref)
@@ -126,7 +150,9 @@ def search_ref(ref, pattern: re.Pattern[str], start: int, backwards: bool) -> in
 
 
 @pytest.mark.parametrize("small", [False, True], ids=["real-blocks", "tiny-blocks"])
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     data=files,
     needle=st.sampled_from(["a", "ab", "err", "ERROR", "é", "€z", "b a", "zz", "^a", "b$"]),
@@ -135,7 +161,13 @@ def search_ref(ref, pattern: re.Pattern[str], start: int, backwards: bool) -> in
     pick=st.randoms(use_true_random=False),
 )
 def test_search_matches_naive(
-    workdir: Path, small: bool, data: bytes, needle: str, case_sensitive: bool, backwards: bool, pick
+    workdir: Path,
+    small: bool,
+    data: bytes,
+    needle: str,
+    case_sensitive: bool,
+    backwards: bool,
+    pick,
 ) -> None:
     path = workdir / "search.log"
     path.write_bytes(data)
@@ -151,6 +183,7 @@ def test_search_matches_naive(
         flags = re.MULTILINE | (0 if case_sensitive else re.IGNORECASE)
         compiled = re.compile(needle if regex else re.escape(needle), flags)
         want = search_ref(ref, compiled, start, backwards)
-        got = log.search(needle, start, backwards=backwards, regex=regex,
-                         case_sensitive=case_sensitive)
+        got = log.search(
+            needle, start, backwards=backwards, regex=regex, case_sensitive=case_sensitive
+        )
         assert (got.offset if got else None) == want
