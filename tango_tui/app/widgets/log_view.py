@@ -90,6 +90,15 @@ class LogView(Vertical):
         self.match = None
         self.lines.open(path, missing=missing)
 
+    def on_mount(self) -> None:
+        # A light reconcile of the log itself (one stat): an event lost while the watch on
+        # the file was being set up, or a write inotify cannot see, shows within a second.
+        self.set_interval(1.0, self._reconcile)
+
+    def _reconcile(self) -> None:
+        if self.screen.is_current and self.path is not None:
+            self.lines.reload()
+
     def on_unmount(self) -> None:
         if self._watched is not None and hasattr(self.app, "unwatch_file"):
             self.app.unwatch_file(self._watched)
@@ -115,6 +124,11 @@ class LogView(Vertical):
             if lines.new_lines:
                 text.append(f"  {lines.new_lines} new lines", style="bold")
             text.append("  (f or G to follow)", style="grey62")
+        log = lines.log
+        if log is not None and lines.window and log.size:
+            # Position by bytes: needs no line count, so it is right at once on a 1 GB log.
+            text.append(f"  {min(100, lines.window[-1].end * 100 // log.size)}%"
+                        f" of {_size(log.size)}", style="grey62")
         if lines.problem:
             text.append(f"  {lines.problem}", style="bold red")
         elif lines.notice:
@@ -199,3 +213,11 @@ class LogView(Vertical):
             self.search_status = f"{message.text!r} (n/N: next/previous)"
             self.lines.jump_to(message.line.offset)
         self._show_status()
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"

@@ -71,6 +71,7 @@ class RunsTable(DataTable[Any]):
         """Descending (newest first by default)."""
         self._pending: list[str] = []
         self._pending_needs_sort = False
+        self._running: set[str] = set()
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -110,6 +111,7 @@ class RunsTable(DataTable[Any]):
         new = {r.name: r for r in rows}
         old = self.rows_by_name
         self.rows_by_name = new
+        self._running = {r.name for r in rows if str(r.status) == "running"}
         for name in [n for n in old if n not in new]:
             self._remove(name)
         to_add: list[str] = []
@@ -194,8 +196,9 @@ class RunsTable(DataTable[Any]):
 
     def tick(self) -> None:
         """Advance the duration of running runs (called every second)."""
-        for name, row in self.rows_by_name.items():
-            if str(row.status) == "running" and name in self.rows:
+        for name in self._running:
+            row = self.rows_by_name[name]
+            if name in self.rows:
                 self.update_cell(name, "duration",
                                  Text(fmt.duration_text(row.start_date, None, True)))
 
