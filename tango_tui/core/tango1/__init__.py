@@ -11,6 +11,7 @@ from ._convert import Tango1StepInfo
 from ._db import Problem, Snapshot, StepInfoTable
 from ._locks import is_network_fs, lock_held_per_proc_locks, open_for_writing_by_some_process
 from ._logs import LogRecordHead, RunLogScanner, RunLogState, lines_for_step, parse_head
+from ._progress import parse_bar, progress_from_log
 from ._unpickle import ALLOWED_GLOBALS, StandIn, restricted_loads
 from ._workspace import TangoWorkspace, is_tango1_workspace
 
@@ -30,6 +31,8 @@ __all__ = [
     "lines_for_step",
     "lock_held_per_proc_locks",
     "open_for_writing_by_some_process",
+    "parse_bar",
     "parse_head",
+    "progress_from_log",
     "restricted_loads",
 ]

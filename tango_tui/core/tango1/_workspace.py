@@ -27,12 +27,13 @@ from urllib.parse import ParseResult
 
 from .._errors import TangoTuiError, UnsafePickleError
 from .._liveness import hostname
-from .._model import Run, StepInfo, StepState
+from .._model import Progress, Run, StepInfo, StepState
 from .._workspace import RunSort, StepInfoSort, Workspace
 from ._convert import Tango1StepInfo, to_step_info, with_liveness
 from ._db import Problem, StepInfoTable
 from ._locks import lock_held_per_proc_locks, open_for_writing_by_some_process
 from ._logs import RunLogScanner, lines_for_step
+from ._progress import progress_from_log
 from ._runs import build_run, read_run_files
 from ._unpickle import restricted_loads
 
@@ -405,6 +406,31 @@ class TangoWorkspace(Workspace):
             if wanted & cached[1]:
                 out.add(name)
         return out
+
+    @_locked
+    def step_progress(self, step_or_unique_id: Any) -> Progress | None:
+        """The newest tqdm bar a RUNNING step logged into its run's ``out.log`` (Tango keeps no
+        other progress record); None when not running or no bar was logged."""
+        uid = str(getattr(step_or_unique_id, "unique_id", step_or_unique_id))
+        try:
+            if self.step_info(uid).state != StepState.RUNNING:
+                return None
+        except KeyError:
+            return None
+        runs = sorted(self.runs_using({uid}), key=lambda n: self._run_mtime(n), reverse=True)
+        for name in runs[:1]:  # the newest run using the step is the one running it
+            step_names = [n for n, u in read_run_files(self.dir / "runs" / name).ids.items() if u == uid]
+            for step_name in step_names:
+                progress = progress_from_log(self.run_log_path(name), step_name)
+                if progress is not None:
+                    return progress
+        return None
+
+    def _run_mtime(self, name: str) -> float:
+        try:
+            return (self.dir / "runs" / name / "stepinfo.json").stat().st_mtime
+        except OSError:
+            return 0.0
 
     def step_log_lines(self, run_name: str, step_name: str, *, limit: int | None = None) -> list[str]:
         """The lines of run ``run_name``'s ``out.log`` that belong to its step ``step_name``
