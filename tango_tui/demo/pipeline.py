@@ -50,7 +50,7 @@ class LoadData(Step):
 
     def run(self, n_shards: int = 12) -> list[int]:  # type: ignore[override]
         rows: list[int] = []
-        for shard in self.track(range(n_shards)):
+        for shard in self.track(range(n_shards), desc="loading shards", unit="shard"):
             pause(1.0)
             rows.extend(range(shard * 100, shard * 100 + 100))
             logger.info("loaded shard %d/%d (%d rows so far)", shard + 1, n_shards, len(rows))
@@ -70,7 +70,7 @@ class FetchVocab(Step):
             if i % 8 == 7:
                 pause(1.0)
                 logger.info("fetched %d/%d words", i + 1, size)
-                self.progress(i + 1, size)
+                self.progress(i + 1, size, desc="fetching", unit="word")
         return words
 
 
@@ -85,7 +85,7 @@ class Tokenize(Step):
             out.append(vocab[row % len(vocab)])
             if i % 200 == 199:
                 pause(0.5)
-                self.progress(i + 1, len(rows))
+                self.progress(i + 1, len(rows), desc="tokenizing", unit="row")
                 logger.info("tokenized %d rows", i + 1)
         return out
 
@@ -103,7 +103,7 @@ class Train(Step):
             for batch in range(batches):
                 pause(0.8)
                 loss *= 0.93 + rng.random() * 0.04
-                self.progress((epoch - 1) * batches + batch + 1, epochs * batches)
+                self.progress((epoch - 1) * batches + batch + 1, epochs * batches, desc="training", unit="batch")
             logger.info("epoch %d/%d: loss %.4f", epoch, epochs, loss)
             if epoch == 3:
                 logger.warning("learning rate looks high at epoch %d; carrying on", epoch)
@@ -116,7 +116,7 @@ class Evaluate(Step):
     VERSION = "001"
 
     def run(self, model: dict[str, Any]) -> dict[str, float]:  # type: ignore[override]
-        for i in self.track(range(6)):
+        for i in self.track(range(6), desc="evaluating", unit="split"):
             pause(0.8)
             logger.info("evaluated split %d", i + 1)
         return {"accuracy": round(1.0 - model["loss"] / 4, 3)}
