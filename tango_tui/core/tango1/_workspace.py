@@ -20,6 +20,7 @@ import logging
 import os
 import pickle
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
@@ -40,6 +41,9 @@ from ._unpickle import restricted_loads
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F")
+
+UNKNOWN_TTL = 5.0
+"""Seconds a "cannot tell whether a process writes this run log" answer is reused."""
 
 
 def _locked(method: F) -> F:
@@ -106,6 +110,7 @@ class TangoWorkspace(Workspace):
         self._convert_problems: dict[str, Problem] = {}
         self._scanners: dict[str, RunLogScanner] = {}
         self._dead_logs: set[tuple[str, int, int, int]] = set()
+        self._unknown_logs: dict[str, float] = {}
         self._run_problems: list[Problem] = []
         self._liveness_notes: dict[str, Problem] = {}
         self._pending: set[str] = set()
@@ -356,11 +361,18 @@ class TangoWorkspace(Workspace):
             return None
         key = (str(log_path), st.st_ino, st.st_size, st.st_mtime_ns)
         # A log nobody writes stays that way until it changes, so the /proc walk is done once.
+        # "Cannot tell" (other users' processes unreadable) is reused for a moment; "alive" is
+        # always asked again, so a killed run shows as crashed at the next look.
         if key in self._dead_logs:
             return False
+        unknown_since = self._unknown_logs.get(str(log_path))
+        if unknown_since is not None and time.monotonic() - unknown_since < UNKNOWN_TTL:
+            return None
         alive = open_for_writing_by_some_process(log_path)
         if alive is False:
             self._dead_logs.add(key)
+        elif alive is None:
+            self._unknown_logs[str(log_path)] = time.monotonic()
         return alive
 
     @_locked
