@@ -151,7 +151,10 @@ class TangoWorkspace(Workspace):
 
     def _refresh_now(self) -> set[str]:
         changed = set(self.table.refresh().changed)
-        if self.version == 1 or (self.dir / "cache").is_dir() and not self.table.path.exists():
+        if self.version == 1:
+            # A directory opened before Tango wrote settings.json may turn out to be version 2.
+            self.version = self._read_version()
+        if self.version == 1 or self._v1:
             changed |= self._refresh_v1()
         for key in changed:
             self._infos.pop(key, None)
