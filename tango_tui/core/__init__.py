@@ -3,6 +3,7 @@
 This package never imports textual or watchdog (``tests/test_import_boundaries.py`` checks).
 """
 
+from ._cache import MemoryStepCache, StepCache
 from ._errors import (
     InvalidNameError,
     RecordError,
@@ -12,6 +13,11 @@ from ._errors import (
     UnsafePickleError,
     WorkspaceError,
 )
+from ._executor import run_steps
+from ._local import LocalWorkspace
+from ._local_cache import LocalStepCache
+from ._logs import file_handler
+from ._memory import MemoryWorkspace
 from ._model import (
     EnvironmentMetadata,
     GitMetadata,
@@ -25,12 +31,17 @@ from ._model import (
     StepReason,
     StepState,
 )
+from ._step import Step
 from ._workspace import RunSort, StepInfoSort, Workspace
 
 __all__ = [
     "EnvironmentMetadata",
     "GitMetadata",
     "InvalidNameError",
+    "LocalStepCache",
+    "LocalWorkspace",
+    "MemoryStepCache",
+    "MemoryWorkspace",
     "Owner",
     "PlatformMetadata",
     "Progress",
@@ -40,6 +51,8 @@ __all__ = [
     "RunSort",
     "RunStatus",
     "RunStep",
+    "Step",
+    "StepCache",
     "StepInfo",
     "StepInfoSort",
     "StepReason",
@@ -49,4 +62,6 @@ __all__ = [
     "UnsafePickleError",
     "Workspace",
     "WorkspaceError",
+    "file_handler",
+    "run_steps",
 ]
