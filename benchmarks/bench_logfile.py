@@ -1,0 +1,304 @@
+"""Benchmark of ``tango_tui.monitor.logfile.LogFile`` at the data layer (no Textual).
+
+Figures (issue 5's log targets: last line < 0.3 s, anonymous RSS < 100 MB, follow lag p95
+< 250 ms at < 30% of a core):
+
+* **open**: in a fresh process, ``LogFile(path).open()`` + ``tail(50)`` on a ~1 GB / ~7.3 M-line
+  log (the time until the last line could be drawn), then peak RSS (VmHWM) and anonymous RSS
+  (RssAnon); then the full background line count (``scan()``), "go to line" in the middle, and
+  a backward search for a string that only occurs on the first line (the worst case).
+* **follow**: a separate writer process appends 10,000 lines/s, one ``write`` per line, each line
+  carrying its write time; this process calls ``refresh()`` + ``tail(50)`` every ``--interval``
+  seconds (a stand-in for the watcher's debounced events) and records newest-line lag = read
+  time - write time, and its own CPU time (``getrusage``) over the wall time.
+
+Usage::
+
+    .venv/bin/python -m benchmarks.bench_logfile [--size-mb 1024] [--follow-seconds 10]
+
+Prints a table and writes ``benchmarks/results/logfile.json``. The big log is kept in
+``/tmp/tango-tui-bench/`` and reused while its size matches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results" / "logfile.json"
+DATA = Path("/tmp/tango-tui-bench")
+
+_LINE = (
+    "2026-11-29 07:{m:02d}:{s:02d},{ms:03d} INFO  tango_tui.step[fancy-llama-{seq:07d}] "
+    "epoch={e} batch={b:05d} loss={loss:.6f} lr=3.0e-04 tokens/s={t:5d} {pad}\n"
+)
+FIRST = "2026-11-29 07:00:00,000 INFO  FIRST-LINE-ONLY-HERE run started\n"
+
+WRITER = r"""
+import os, sys, time
+path, rate, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+pad = "x" * 90
+start = time.time()
+seq = 0
+while True:
+    now = time.time()
+    if now - start >= seconds:
+        break
+    due = int((now - start) * rate)
+    while seq < due:  # one write per line, like a line-buffered logger
+        os.write(fd, f"ts={time.time():.6f} seq={seq:08d} INFO train.loop {pad}\n".encode())
+        seq += 1
+    time.sleep(0.001)
+os.close(fd)
+print(seq)
+"""
+
+
+def status_kb(field: str) -> int:
+    """A ``kB`` field of /proc/self/status (0 where /proc is missing)."""
+    try:
+        for row in Path("/proc/self/status").read_text().splitlines():
+            if row.startswith(field + ":"):
+                return int(row.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def make_log(path: Path, size: int) -> int:
+    """Write a log of about ``size`` bytes (lines of ~147 bytes); return its line count."""
+    block_lines = [
+        _LINE.format(
+            m=i // 600 % 60,
+            s=i // 10 % 60,
+            ms=i % 1000,
+            seq=i,
+            e=i // 1000,
+            b=i % 100_000,
+            loss=1 / (i + 1),
+            t=10_000 + i % 50_000,
+            pad="." * (i * 7919 % 41),
+        )
+        for i in range(20_000)
+    ]
+    block = "".join(block_lines).encode()
+    lines = 1
+    with open(path, "wb") as f:
+        f.write(FIRST.encode())
+        written = len(FIRST)
+        while written + len(block) <= size:
+            f.write(block)
+            written += len(block)
+            lines += len(block_lines)
+    return lines
+
+
+def worker_open(path: Path) -> dict[str, Any]:
+    """Runs in a fresh process: open + tail, memory, then count, go-to-line and search."""
+    t0 = time.perf_counter()
+    from tango_tui.monitor.logfile import LogFile
+
+    t_import = time.perf_counter()
+    log = LogFile(path).open()
+    last = log.tail(50)
+    t_tail = time.perf_counter()
+    assert last and last[-1].complete
+    out: dict[str, Any] = {
+        "import_s": t_import - t0,
+        "open_tail50_s": t_tail - t_import,
+        "hwm_after_tail_mb": status_kb("VmHWM") / 1024,
+        "anon_after_tail_mb": status_kb("RssAnon") / 1024,
+    }
+    t = time.perf_counter()
+    log.scan()
+    out["scan_s"] = time.perf_counter() - t
+    out["lines"] = log.line_count
+    t = time.perf_counter()
+    middle = log.offset_of_line((log.line_count or 2) // 2)
+    assert middle is not None and log.lines_after(middle, 50)
+    out["goto_middle_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    hit = log.search("first-line-only-here", log.size, backwards=True)
+    out["search_back_whole_file_s"] = time.perf_counter() - t
+    assert hit is not None and hit.offset == 0
+    out["hwm_mb"] = status_kb("VmHWM") / 1024
+    out["anon_mb"] = status_kb("RssAnon") / 1024
+    out["checkpoints_kb"] = len(log._count.checkpoints) * 8 / 1024
+    log.close()
+    return out
+
+
+def follow(path: Path, rate: float, seconds: float, interval: float) -> dict[str, Any]:
+    """Append ``rate`` lines/s from another process; measure newest-line lag and our CPU."""
+    from tango_tui.monitor.logfile import ChangeKind, LogFile
+
+    path.write_bytes(b"")
+    log = LogFile(path).open()
+    log.scan()  # a finished count, which refresh() then keeps current (as the widget would)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), str(rate), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lags: list[float] = []  # newest line on screen: now - its write time
+    worst: list[float] = []  # the oldest line that is new in this refresh (waited longest)
+    shown_end = 0
+    usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    while writer.poll() is None:
+        change = log.refresh()
+        if change.kind is ChangeKind.APPENDED:
+            shown = [ln for ln in log.tail(50) if ln.complete]
+            now = time.time()
+            if shown:
+                lags.append(now - float(shown[-1].text[3:20]))
+                first_new = log.lines_after(shown_end, 1)
+                if first_new and first_new[0].complete:
+                    worst.append(now - float(first_new[0].text[3:20]))
+                shown_end = shown[-1].end
+        time.sleep(interval)
+    usage1, wall1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    written = int(writer.communicate()[0].strip() or 0)
+    log.refresh()
+    counted = log.line_count
+    log.close()
+    cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+    lags.sort()
+    worst.sort()
+    return {
+        "rate_lines_s": rate,
+        "seconds": seconds,
+        "poll_interval_s": interval,
+        "lines_written": written,
+        "lines_counted": counted,
+        "samples": len(lags),
+        "lag_p50_ms": 1000 * statistics.median(lags) if lags else None,
+        "lag_p95_ms": 1000 * lags[int(0.95 * (len(lags) - 1))] if lags else None,
+        "lag_max_ms": 1000 * lags[-1] if lags else None,
+        "oldest_new_line_lag_p50_ms": 1000 * statistics.median(worst) if worst else None,
+        "oldest_new_line_lag_p95_ms": 1000 * worst[int(0.95 * (len(worst) - 1))] if worst else None,
+        "cpu_percent_of_core": 100 * cpu / (wall1 - wall0),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=1024, help="size of the big log")
+    parser.add_argument("--runs", type=int, default=3, help="fresh processes for the open figure")
+    parser.add_argument("--follow-seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=10_000.0, help="lines/s appended")
+    parser.add_argument("--interval", type=float, default=0.05, help="refresh period (s)")
+    parser.add_argument("--worker-open", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker_open:
+        print(json.dumps(worker_open(args.worker_open)))
+        return 0
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    big = DATA / f"log-{args.size_mb}mb.log"
+    size = args.size_mb * 2**20
+    free = shutil.disk_usage(DATA).free
+    if not big.exists() or abs(big.stat().st_size - size) > 2**20:
+        if free < size * 1.5:
+            print(f"not enough space in {DATA} for a {args.size_mb} MB log ({free >> 20} MB free)")
+            return 1
+        t = time.perf_counter()
+        make_log(big, size)
+        print(
+            f"[bench] wrote {big} ({big.stat().st_size >> 20} MB) in {time.perf_counter() - t:.1f} s"
+        )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = []
+    for _ in range(args.runs):
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_logfile", "--worker-open", str(big)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    opened = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    followed = follow(DATA / "follow.log", args.rate, args.follow_seconds, args.interval)
+
+    rows = [
+        ("log size", f"{big.stat().st_size / 2**20:,.0f} MB, {opened['lines']:,.0f} lines", ""),
+        (
+            "open + tail(50) (median of fresh processes)",
+            f"{opened['open_tail50_s'] * 1000:.1f} ms",
+            "< 300 ms",
+        ),
+        ("  import of tango_tui.monitor.logfile", f"{opened['import_s'] * 1000:.1f} ms", ""),
+        ("peak RSS after tail", f"{opened['hwm_after_tail_mb']:.1f} MB", ""),
+        ("anonymous RSS after tail", f"{opened['anon_after_tail_mb']:.1f} MB", "< 100 MB"),
+        ("full line count (background scan)", f"{opened['scan_s']:.2f} s", ""),
+        ("go to the middle line + 50 lines", f"{opened['goto_middle_s'] * 1000:.1f} ms", ""),
+        ("backward search over the whole file", f"{opened['search_back_whole_file_s']:.2f} s", ""),
+        (
+            "peak / anonymous RSS after all of it",
+            f"{opened['hwm_mb']:.1f} / {opened['anon_mb']:.1f} MB",
+            "anon < 100 MB",
+        ),
+        ("line index size", f"{opened['checkpoints_kb']:.0f} KB", ""),
+        (
+            f"follow {followed['rate_lines_s']:,.0f} lines/s: lag p50",
+            f"{followed['lag_p50_ms']:.1f} ms",
+            "",
+        ),
+        ("follow: lag p95", f"{followed['lag_p95_ms']:.1f} ms", "< 250 ms"),
+        (
+            "follow: oldest new line's lag p50 / p95",
+            (
+                f"{followed['oldest_new_line_lag_p50_ms']:.1f} / "
+                f"{followed['oldest_new_line_lag_p95_ms']:.1f} ms"
+            ),
+            "(includes the refresh period)",
+        ),
+        ("follow: reader CPU", f"{followed['cpu_percent_of_core']:.1f} % of a core", "< 30 %"),
+        (
+            "follow: lines written / counted",
+            f"{followed['lines_written']:,} / {followed['lines_counted']:,}",
+            "equal",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\nLogFile benchmark ({platform.node()}, {os.cpu_count()} CPUs, warm page cache)")
+    for name, value, target in rows:
+        print(f"  {name:<{width}}  {value:>28}  {target}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "logfile",
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                },
+                "log": {"path": str(big), "size_bytes": big.stat().st_size, **opened, "runs": runs},
+                "follow": followed,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"\nwrote {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
