@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from make_fixtures import STEPS
 
-from tango_tui.core import RunStatus, StepState
+from tango_tui.core import RunStatus, StepReason, StepState
 from tango_tui.core.tango1 import TangoWorkspace
 
 VENV = Path(os.environ.get("TANGO1_VENV", "/tmp/tango-venv"))
@@ -67,3 +67,14 @@ def test_follows_a_real_tango_run(tmp_path: Path) -> None:
     assert run.status == RunStatus.COMPLETED
     assert {r.name: r.state for r in run.plan.values()} == {"slow": StepState.COMPLETED,
                                                               "after": StepState.COMPLETED}
+    # Run again: everything comes from the cache, and `latest` moves to the new run.
+    proc = subprocess.run(["tango", "--log-level", "info", "run", "config.jsonnet", "-w", str(ws_dir),
+                           "-i", "mcsteps", "-n", "live-run-2"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert ws.latest_run_name() == "live-run-2"
+    again = ws.registered_run("live-run-2")
+    assert again.status == RunStatus.COMPLETED
+    assert {r.name: r.reason for r in again.plan.values()} == {"slow": StepReason.CACHED,
+                                                                 "after": StepReason.CACHED}
+    assert [r.name for r in ws.search_registered_runs()] == ["live-run-2", "live-run"]
