@@ -53,8 +53,8 @@ def test_works_on_a_read_only_bind_mount(tango_ws: Path) -> None:
           f"exec {sys.executable} -c '{READ_EVERYTHING}' {tango_ws}"
     proc = subprocess.run(["unshare", "-m", "sh", "-c", cmd], capture_output=True, text=True,
                           cwd=root, timeout=60, check=False)
-    if proc.returncode != 0 and "unshare" in proc.stderr and "Operation not permitted" in proc.stderr:
-        pytest.skip(f"unshare not permitted here: {proc.stderr.strip()}")
+    if proc.returncode != 0 and not proc.stdout and any(w in proc.stderr for w in ("unshare:", "mount:")):
+        pytest.skip(f"no private read-only mount here: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["killed-run"] == "crashed" and out["ok-run"] == "completed"
