@@ -80,6 +80,7 @@ class LogFile:
         self._stride = checkpoint_every
         self._lock = threading.RLock()
         self._fd: int | None = None
+        self._retired: int | None = None
         self._identity: tuple[int, int] | None = None
         self._size = 0
         self._head = b""
@@ -115,9 +116,21 @@ class LogFile:
         self.close()
 
     def _close_fd(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        for fd in (self._fd, self._retired):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._retired = None
+
+    def _retire_fd(self) -> None:
+        """Keep the replaced file's descriptor open until the next replacement.
+
+        A scan or search thread may still be reading it; closing it at once would let the
+        number be reused by the next ``open`` anywhere in the process, and the thread would
+        read some other file.
+        """
+        if self._retired is not None:
+            os.close(self._retired)
+        self._retired, self._fd = self._fd, None
 
     def _adopt(self, fd: int, st: os.stat_result) -> None:
         """Start over on the open file ``fd`` (lock held)."""
@@ -330,7 +343,7 @@ class LogFile:
                     problem = exc.problem
                 else:
                     log.debug("%s: replaced (inode changed)", self.path)
-                    self._close_fd()
+                    self._retire_fd()
                     self._adopt(fd, st)
                     return LogChange(ChangeKind.REPLACED, self._size, old, 0)
             if problem is not None:

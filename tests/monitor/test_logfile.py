@@ -260,3 +260,15 @@ def test_scan_thread_survives_truncation(tmp_path: Path) -> None:
         assert not thread.is_alive() and results == [True]
         assert change.kind is ChangeKind.TRUNCATED
         assert log.scan() and log.line_count == 1
+
+
+def test_rotations_do_not_leak_descriptors(log_path: Path) -> None:
+    before = len(os.listdir("/proc/self/fd"))
+    with LogFile(log_path) as log:
+        for i in range(10):
+            log_path.unlink()
+            log_path.write_bytes(b"generation %d\n" % i)
+            assert log.refresh().kind is ChangeKind.REPLACED
+            assert texts(log.tail(5)) == [f"generation {i}"]
+        assert len(os.listdir("/proc/self/fd")) <= before + 2  # the current file + the retired one
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -136,6 +136,7 @@ def test_reader_matches_naive(workdir: Path, small: bool, data: bytes, pick) -> 
         assert log.line_count == n
         for number, r in enumerate(ref, start=1):
             assert log.line_number_of(r[0]) == number
+            assert log.line_number_of(pick.randrange(r[0], r[1])) == number
             assert log.offset_of_line(number) == r[0]
         assert log.offset_of_line(n + 1) is None
 
