@@ -113,7 +113,12 @@ class StepInfoTable:
         ``snapshot.changed`` lists the keys that changed in this call (empty when nothing did).
         """
         self.snapshot.changed = set()
-        sig = _signature(self.path)
+        try:
+            sig = _signature(self.path)
+        except OSError as e:  # e.g. a directory on the way is not searchable
+            self._db_problems = [Problem(str(self.path), None, f"cannot read the database: {e}")]
+            self._publish_problems()
+            return self.snapshot
         if sig is None:
             if self._signature is not None or self.snapshot.rows:
                 self.snapshot.changed = set(self.snapshot.rows)

@@ -113,7 +113,7 @@ def build_run(
         plan[uid] = _row(step_name, uid, info, log, files.start_date, step_name in targets)
     _mark_blocked(plan)
 
-    status = _status(plan, log, process_alive, files.log_path.exists())
+    status = _status(plan, log, process_alive, os.path.exists(files.log_path))
     for row in plan.values():
         _settle_unfinished(row, log, status)
     end_date = None

@@ -64,7 +64,7 @@ def is_tango1_workspace(path: str | os.PathLike[str]) -> bool:
     version-1 ``cache/*/stepinfo.dill``; a directory with ``tango-tui.json`` is ours.
     """
     root = Path(path)
-    if (root / "tango-tui.json").exists():
+    if os.path.lexists(root / "tango-tui.json"):
         return False
     try:
         settings = json.loads((root / "settings.json").read_text(encoding="utf-8"))
@@ -72,13 +72,13 @@ def is_tango1_workspace(path: str | os.PathLike[str]) -> bool:
             return True
     except (OSError, ValueError):
         pass
-    if (root / "stepinfo.sqlite").is_file():
+    if os.path.isfile(root / "stepinfo.sqlite"):
         return True
     cache = root / "cache"
     try:
         with os.scandir(cache) as it:
             for i, entry in enumerate(it):
-                if (Path(entry.path) / "stepinfo.dill").is_file():
+                if os.path.isfile(os.path.join(entry.path, "stepinfo.dill")):
                     return True
                 if i > 50:
                     break
@@ -258,7 +258,7 @@ class TangoWorkspace(Workspace):
             return with_liveness(info, None, f"recorded by host {host!r}; its lock cannot be checked from {hostname()!r}")
         if held is None:
             return with_liveness(info, None, f"cannot tell whether {lock} is locked (network filesystem?)")
-        why = "no process holds its lock" if lock.exists() else "its lock file is missing"
+        why = "no process holds its lock" if os.path.lexists(lock) else "its lock file is missing"
         return with_liveness(info, f"recorded as running, but {why} ({lock})", None)
 
     def _all_ids(self) -> set[str]:
@@ -323,7 +323,7 @@ class TangoWorkspace(Workspace):
             name = os.path.basename(os.readlink(self.dir / "latest").rstrip("/"))
         except OSError:
             return None
-        return name if (self.dir / "runs" / name).is_dir() else None
+        return name if os.path.isdir(self.dir / "runs" / name) else None
 
     def run_log_path(self, name: str) -> Path:
         """The run's ``out.log`` (it may not exist)."""
@@ -337,7 +337,7 @@ class TangoWorkspace(Workspace):
             KeyError: If there is no such run directory.
         """
         run_dir = self.dir / "runs" / name
-        if "/" in name or name in ("", ".", "..") or not run_dir.is_dir():
+        if "/" in name or name in ("", ".", "..") or not os.path.isdir(run_dir):
             raise KeyError(name)
         self._ensure_fresh()
         return self._build(name)
@@ -349,7 +349,7 @@ class TangoWorkspace(Workspace):
         scanner = self._scanners.get(name)
         if scanner is None:
             scanner = self._scanners[name] = RunLogScanner(files.log_path)
-        log = scanner.scan() if files.log_path.exists() else None
+        log = scanner.scan() if os.path.exists(files.log_path) else None
 
         def info_of(uid: str) -> StepInfo | None:
             info = self._record(uid)
