@@ -261,10 +261,12 @@ class _Execution:
             else:
                 self._mark(uid, StepReason.NOT_REACHED)
         rows = list(run.plan.values())
-        if any(r.state in (StepState.FAILED, StepState.CRASHED) or r.reason is StepReason.DEPENDENCY_FAILED
+        if interrupted:
+            status = RunStatus.INCOMPLETE
+        elif any(r.state in (StepState.FAILED, StepState.CRASHED) or r.reason is StepReason.DEPENDENCY_FAILED
                for r in rows):
             status = RunStatus.FAILED
-        elif interrupted or any(r.reason is StepReason.NOT_REACHED for r in rows):
+        elif any(r.reason is StepReason.NOT_REACHED for r in rows):
             status = RunStatus.INCOMPLETE
         else:
             status = RunStatus.COMPLETED
