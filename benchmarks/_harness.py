@@ -162,10 +162,10 @@ def fmt(value: float | None, unit: str) -> str:
     if unit in ("s", "ms"):
         # Show seconds as ms when small, for readability.
         ms = value * 1000 if unit == "s" else value
-        if ms < 1:
+        if abs(ms) < 1:
             return f"{ms * 1000:.0f} us"
-        if ms < 1000:
-            return f"{ms:.3g} ms" if ms < 100 else f"{ms:.0f} ms"
+        if abs(ms) < 1000:
+            return f"{ms:.3g} ms" if abs(ms) < 100 else f"{ms:.0f} ms"
         return f"{ms / 1000:.2f} s"
     if unit == "%":
         return f"{value:.1f} %"
@@ -179,8 +179,9 @@ def table(rows: list[Row], *, markdown: bool = False) -> str:
     head = ["operation", "ours", "reference", "ratio", "target", "met?"]
     body = []
     for r in rows:
-        ratio = f"{r.ratio:.1f}x" if r.ratio is not None else "-"
-        met = {True: "yes", False: "NO", None: "-"}[r.met]
+        ratio = "-" if r.ratio is None else (
+            f"{r.ratio:.1f}x" if r.ratio >= 1 else f"{r.ratio:.2g}x")
+        met = {True: "yes", False: "NO", None: "-"}[r.met if r.ours is not None else None]
         ref = fmt(r.theirs, r.unit)
         if r.theirs is not None and r.reference:
             ref = f"{ref} ({r.reference})"

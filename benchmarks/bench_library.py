@@ -32,9 +32,9 @@ SIZES = {
     "full": {"reps": 5, "register_n": 20, "cycle_n": 50, "list_runs": [200, 2000],
              "info_n": 100, "chains": 10, "length": 10, "run_reps": 3, "run_reps_p2": 2,
              "big_runs": 10_000},
-    "quick": {"reps": 2, "register_n": 5, "cycle_n": 10, "list_runs": [50, 200],
-              "info_n": 20, "chains": 2, "length": 5, "run_reps": 1, "run_reps_p2": 1,
-              "big_runs": 1_000},
+    "quick": {"reps": 1, "register_n": 5, "cycle_n": 10, "list_runs": [50, 100],
+              "info_n": 20, "chains": 2, "length": 3, "run_reps": 1, "run_reps_p2": 1,
+              "big_runs": 300},
 }
 
 
