@@ -25,7 +25,7 @@ class ChangeKind(str, Enum):
     APPENDED = "appended"
     """The file grew; lines from ``reread_from`` on are new or completed."""
     TRUNCATED = "truncated"
-    """The file shrank or was rewritten in place: everything must be read again."""
+    """The file shrank, or its first 64 bytes changed (rewritten in place): read it again."""
     REPLACED = "replaced"
     """The path now names another file (rotation: renamed and recreated): read again."""
     VANISHED = "vanished"

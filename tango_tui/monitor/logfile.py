@@ -179,12 +179,12 @@ class LogFile:
     def lines_before(self, offset: int, n: int) -> list[Line]:
         """Up to ``n`` lines that end at or before ``offset`` (a line start), in file order."""
         fd, size = self._snapshot()
-        return self._note(_logread.lines_before(fd, offset, n, size))
+        return self._note(_logread.lines_before(fd, max(0, offset), n, size))
 
     def lines_after(self, offset: int, n: int) -> list[Line]:
         """Up to ``n`` lines from ``offset`` (a line start, e.g. a ``Line.end``) on."""
         fd, size = self._snapshot()
-        return self._note(_logread.lines_after(fd, offset, n, size))
+        return self._note(_logread.lines_after(fd, max(0, offset), n, size))
 
     def line_at(self, offset: int) -> Line | None:
         """The line containing byte ``offset``; None at or past the end of the file."""
@@ -224,7 +224,8 @@ class LogFile:
         """
         compiled = compile_pattern(pattern, regex=regex, case_sensitive=case_sensitive)
         fd, size = self._snapshot()
-        found = find_line(fd, size, compiled, start_offset, backwards=backwards, cancel=cancel)
+        start = max(0, start_offset)
+        found = find_line(fd, size, compiled, start, backwards=backwards, cancel=cancel)
         if found is None:
             return None
         lines = _logread.lines_after(fd, found, 1, size)

@@ -272,3 +272,13 @@ def test_rotations_do_not_leak_descriptors(log_path: Path) -> None:
             assert texts(log.tail(5)) == [f"generation {i}"]
         assert len(os.listdir("/proc/self/fd")) <= before + 2  # the current file + the retired one
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_out_of_range_offsets(log_path: Path) -> None:
+    with LogFile(log_path) as log:
+        assert texts(log.lines_after(-10, 1)) == ["line 0"]
+        assert log.lines_before(-10, 1) == [] and log.line_at(-1) is None
+        assert texts(log.lines_before(log.size + 100, 1)) == ["line 99"]
+        assert log.lines_after(log.size + 100, 1) == []
+        assert log.search("line 0", -5).offset == 0
+        assert log.search("line 99", log.size + 100, backwards=True).text == "line 99"
