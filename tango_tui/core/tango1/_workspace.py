@@ -382,7 +382,10 @@ class TangoWorkspace(Workspace):
     def registered_runs(self) -> dict[str, Run]:
         """All runs, ``{name: Run}``."""
         self._ensure_fresh()
-        return {name: self._build(name) for name in self.run_names()}
+        # Rebuilt from scratch, so problems of runs deleted meanwhile go too.
+        self._run_problems = []
+        return {name: self._build(name) for name in self.run_names()
+                if os.path.isdir(self.dir / "runs" / name)}
 
     @_locked
     def search_registered_runs(self, *, sort_by: RunSort | None = None, sort_descending: bool = True,
