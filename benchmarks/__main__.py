@@ -7,11 +7,13 @@ The reference sides (ai2-tango 1.3.2, toolong 1.5) are installed on first use in
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from . import bench_library
 from ._harness import Row, machine, reference_python, table, write_json
@@ -36,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     print(f"[bench] {size} run, scratch directory {work}", flush=True)
     started = time.perf_counter()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     rows: list[Row] = []
-    shared: dict[str, Path] = {}
+    shared: dict[str, Any] = {}
     try:
         if args.only in (None, "library"):
             tango = reference_python("tango")
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     meta = {"size": size, "machine": machine(), "elapsed_s": time.perf_counter() - started,
-            "argv": sys.argv[1:]}
+            "argv": sys.argv[1:], "loadavg_start": load_start}
     print()
     print(table(rows))
     if args.markdown:
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     path = write_json(rows, meta)
     m = meta["machine"]
     print(f"\n{m['nproc']} cores ({m['cpu']}), Python {m['python']}, {m['date']}; "
+          f"load average at start {meta['loadavg_start']}, at end {m['loadavg']}; "
           f"took {meta['elapsed_s']:.0f} s; JSON: {path}")
     return 0
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ def reference_python(name: str) -> Path | None:
             proc = subprocess.run(
                 [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                  requirement],
-                capture_output=True, text=True,
+                capture_output=True, text=True, check=False,
             )
             if proc.returncode == 0:
                 break
@@ -101,6 +101,7 @@ def run_worker(python: Path, script: str, args: dict[str, Any], *, timeout: floa
         full_env.update(env)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env,
+                          check=False,
                           cwd=str(cwd or tempfile.gettempdir()))
     wall = time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -220,14 +221,16 @@ def machine() -> dict[str, Any]:
         "mem_gb": mem_gb,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        # Other work on the machine skews figures: the load average says how much there was.
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
 def write_json(rows: list[Row], meta: dict[str, Any]) -> Path:
     """Write every row (with its samples) and ``meta`` to ``results/<timestamp>.json``."""
     RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"{stamp}.json"
     data = {"meta": meta, "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}
     path.write_text(json.dumps(data, indent=1))

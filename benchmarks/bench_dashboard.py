@@ -29,7 +29,8 @@ from ._logdata import make_big_log
 
 SIZES = {
     "full": {"big_log": 1 << 30, "open_reps": 3, "follow_s": 10.0, "follow_rate": 10_000,
-             "latency_samples": 30, "idle_s": 10.0, "paint_reps": 3, "bg_runs": 50, "paint_runs": 10_000},
+             "latency_samples": 30, "idle_s": 10.0, "paint_reps": 3, "bg_runs": 50,
+             "paint_runs": 10_000},
     "quick": {"big_log": 100 << 20, "open_reps": 1, "follow_s": 2.0, "follow_rate": 10_000,
               "latency_samples": 4, "idle_s": 2.0, "paint_reps": 1, "bg_runs": 10,
               "paint_runs": 300},
@@ -114,8 +115,7 @@ def _follow(argv: list[str], log: Path, rate: int, seconds: float) -> dict[str, 
 
 def _fresh_follow_log(path: Path) -> None:
     with open(path, "w") as f:
-        for i in range(1000):
-            f.write(f"2026-11-29 07:00:00,000 INFO  warm-up line {i}\n")
+        f.writelines(f"2026-11-29 07:00:00,000 INFO  warm-up line {i}\n" for i in range(1000))
         f.write("2026-11-29 07:00:00,000 INFO  FOLLOW-START\n")
 
 
@@ -130,7 +130,7 @@ def _less_open(log: Path, marker: str) -> float | None:
 
 
 def run(size: str, work: Path, toolong_python: Path | None,
-        shared: dict[str, Path]) -> list[Row]:
+        shared: dict[str, Any]) -> list[Row]:
     """Run the dashboard benchmarks; return the table rows."""
     cfg = SIZES[size]
     rows: list[Row] = []
@@ -143,7 +143,7 @@ def run(size: str, work: Path, toolong_python: Path | None,
         print("[bench] tmux is not installed: skipping the real-terminal figures")
         return rows
     try:
-        rows += _logs(cfg, work, toolong_python, say)
+        rows += _logs(cfg, work, toolong_python, say, shared)
         rows += _workspace_view(cfg, work, shared, say)
     finally:
         _tmux.kill_server()
@@ -178,7 +178,8 @@ def _latency(cfg: dict[str, Any], work: Path, say) -> list[Row]:
     return rows
 
 
-def _logs(cfg: dict[str, Any], work: Path, toolong: Path | None, say) -> list[Row]:
+def _logs(cfg: dict[str, Any], work: Path, toolong: Path | None, say,
+          shared: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     big = work / "big.log"
     tiny = work / "tiny.log"
@@ -225,6 +226,7 @@ def _logs(cfg: dict[str, Any], work: Path, toolong: Path | None, say) -> list[Ro
         return [x - base for x in b] if b and base is not None else []
 
     ref = "toolong 1.5"
+    shared["startup_s"] = med("ours", "tiny_shown_s")
     rows.append(Row("dashboard", "start-up: a 1-line log on screen (from launch)", "s",
                     med("ours", "tiny_shown_s"), med("toolong", "tiny_shown_s"), ref))
     rows.append(Row("dashboard", f"{gb} log: last line on screen, from launch", "s",
@@ -270,7 +272,7 @@ def _logs(cfg: dict[str, Any], work: Path, toolong: Path | None, say) -> list[Ro
     return rows
 
 
-def _workspace_view(cfg: dict[str, Any], work: Path, shared: dict[str, Path], say) -> list[Row]:
+def _workspace_view(cfg: dict[str, Any], work: Path, shared: dict[str, Any], say) -> list[Row]:
     rows: list[Row] = []
     ws = shared.get("big_ws")
     if ws is None or not ws.exists():
@@ -311,6 +313,10 @@ def _workspace_view(cfg: dict[str, Any], work: Path, shared: dict[str, Path], sa
             median(paints), target="< 1.5 s", samples_ours=paints)
     r.met = r.ours is not None and r.ours < 1.5
     rows.append(r)
+    startup = shared.get("startup_s")
+    if paints and startup is not None:
+        rows.append(Row("dashboard", "  same, beyond the app's own start-up (1-line log)", "s",
+                        median(paints) - startup))
     r = Row("dashboard", f"idle CPU on {n_runs:,} runs (% of a core)", "%", median(idles),
             target="< 2 %", samples_ours=idles)
     r.met = r.ours is not None and r.ours < 2

@@ -8,13 +8,14 @@ import time
 
 T_START = time.perf_counter()
 
-import json  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+import statistics
+import sys
+from pathlib import Path
 
-from ours_steps import BenchAdd  # noqa: E402
-from tango_tui import LocalWorkspace, run_steps  # noqa: E402
+from ours_steps import BenchAdd
+
+from tango_tui import LocalWorkspace, run_steps
 
 T_IMPORTED = time.perf_counter()
 

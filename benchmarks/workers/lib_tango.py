@@ -8,16 +8,15 @@ import time
 
 T_START = time.perf_counter()
 
-import json  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+import statistics
+import sys
+from pathlib import Path
 
-from tango import StepGraph  # noqa: E402
-from tango.workspaces import LocalWorkspace  # noqa: E402
-
-import tango_steps  # noqa: E402
-from tango_steps import BenchAdd  # noqa: E402
+import tango_steps
+from tango import StepGraph
+from tango.workspaces import LocalWorkspace
+from tango_steps import BenchAdd
 
 T_IMPORTED = time.perf_counter()
 

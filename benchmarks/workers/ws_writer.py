@@ -18,6 +18,7 @@ import sys
 import time
 
 from ours_steps import BenchAdd
+
 from tango_tui import LocalWorkspace
 
 
