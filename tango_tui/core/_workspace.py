@@ -8,6 +8,7 @@ assumes a filesystem: a later backend may keep records in a database server.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -49,6 +50,13 @@ class Workspace(ABC):
     """
 
     _registry: ClassVar[dict[str, type[Workspace]]] = {}
+    # Built-in backends that live in modules the package does not import eagerly: looked up by
+    # name on first use, so ``from_url("tango1:///x")`` works without importing them by hand.
+    _lazy_modules: ClassVar[dict[str, str]] = {
+        "local": "tango_tui.core._local",
+        "memory": "tango_tui.core._memory",
+        "tango1": "tango_tui.core.tango1",
+    }
     default_implementation: ClassVar[str | None] = "local"
 
     # ----- registration ---------------------------------------------------------------------
@@ -74,16 +82,18 @@ class Workspace(ABC):
         Raises:
             KeyError: naming the unknown name and the known ones.
         """
+        if name not in Workspace._registry and name in Workspace._lazy_modules:
+            importlib.import_module(Workspace._lazy_modules[name])
         try:
             return Workspace._registry[name]
         except KeyError:
-            known = ", ".join(sorted(Workspace._registry)) or "none"
+            known = ", ".join(sorted(set(Workspace._registry) | set(Workspace._lazy_modules)))
             raise KeyError(f"no Workspace registered as {name!r} (known: {known})") from None
 
     @classmethod
     def list_available(cls) -> list[str]:
         """Names of all registered workspace types."""
-        return sorted(Workspace._registry)
+        return sorted(set(Workspace._registry) | set(Workspace._lazy_modules))
 
     # ----- URLs -----------------------------------------------------------------------------
     @classmethod
@@ -102,7 +112,7 @@ class Workspace(ABC):
         try:
             subclass = Workspace.by_name(scheme)
         except KeyError:
-            known = ", ".join(f"{s}://" for s in sorted(Workspace._registry))
+            known = ", ".join(f"{s}://" for s in Workspace.list_available())
             raise ValueError(
                 f"unknown workspace URL scheme {scheme!r} in {url!r} (known schemes: {known})"
             ) from None
