@@ -24,15 +24,6 @@ def tango_tui(*args: str, env: dict[str, str] | None = None, timeout: float = 60
     )
 
 
-def have_run_steps() -> bool:
-    try:
-        from tango_tui import Step, run_steps  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_executor = pytest.mark.skipif(not have_run_steps(), reason="tango_tui.run_steps has not landed yet")
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +37,6 @@ def tango1_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace written by the real demo pipeline (real Steps, run_steps, two workers)."""
-    if not have_run_steps():
-        pytest.skip("tango_tui.run_steps has not landed yet")
     ws = tmp_path_factory.mktemp("demo") / "ws"
     proc = tango_tui("demo", "--no-ui", str(ws), env={"TANGO_TUI_DEMO_SPEED": "100"}, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -178,7 +167,6 @@ def test_show_missing_run_exits_1(tango1_ws: Path) -> None:
 
 
 # ----- the real executor, through the demo pipeline ----------------------------------------------
-@needs_executor
 def test_demo_no_ui_finishes_with_the_expected_states(demo_ws: Path) -> None:
     runs = json.loads(tango_tui("ls", str(demo_ws), "--json").stdout)
     assert len(runs) == 1
@@ -191,7 +179,6 @@ def test_demo_no_ui_finishes_with_the_expected_states(demo_ws: Path) -> None:
     assert shown["steps"] == run["steps"]
 
 
-@needs_executor
 def test_demo_run_again_reuses_cached_steps(demo_ws: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -206,7 +193,6 @@ def test_demo_run_again_reuses_cached_steps(demo_ws: Path, tmp_path: Path) -> No
     assert reasons["check_labels"] == "ran" and reasons["publish"] == "dependency failed"
 
 
-@needs_executor
 def test_human_output_of_a_real_run(demo_ws: Path) -> None:
     name = json.loads(tango_tui("ls", str(demo_ws), "--json").stdout)[0]["name"]
     out = tango_tui("show", str(demo_ws), name).stdout

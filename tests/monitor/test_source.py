@@ -330,7 +330,6 @@ def test_tango1_source_rows_and_detail(tango1_ws: Path) -> None:
 
 
 def test_tango_tui_source_exposes_a_read_only_workspace(tmp_path: Path) -> None:
-    pytest.importorskip("tango_tui.core._cache", reason="the step cache (core) has not landed yet")
     wf.init(tmp_path)
     wf.write_run(tmp_path, "r", [wf.row("A-1")], end=T0, status="completed")
     ws = open_source(tmp_path).workspace
@@ -365,3 +364,81 @@ def test_watcher_batches_drive_incremental_refresh(tmp_path: Path) -> None:
     finally:
         w.stop()
     assert [r.name for r in src.refresh_runs(names)] == ["fresh"]
+
+
+# ----- a real run, written by the real executor in another process ------------------------------
+LIVE_SCRIPT = """
+import sys, time
+from pathlib import Path
+from tango_tui import LocalWorkspace, Step, run_steps
+
+class Wait(Step):
+    def run(self, go: str) -> int:
+        self.progress(1, 10, desc="waiting")
+        print("waiting for", go, flush=True)
+        while not Path(go).exists():
+            time.sleep(0.01)
+        return 1
+
+class After(Step):
+    def run(self, x: int) -> int:
+        return x + 1
+
+ws = LocalWorkspace(sys.argv[1])
+run_steps(ws, {"after": After(x=Wait(go=sys.argv[2], step_name="wait"))}, name="live")
+"""
+
+
+def wait_until(pred, what: str, timeout: float = 30.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_real_run_seen_live_then_crashed_after_sigkill(tmp_path: Path) -> None:
+    import signal
+
+    ws = tmp_path / "ws"
+    script = tmp_path / "live.py"
+    script.write_text(LIVE_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(ws), str(tmp_path / "never")],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        def running_with_progress():
+            try:
+                src = open_source(ws)
+                detail = src.run_detail("live")
+            except (KeyError, WorkspaceError):
+                return None
+            row = next((s for s in detail.steps if s.name == "wait"), None)
+            return detail if row and row.state == StepState.RUNNING and row.progress else None
+
+        detail = wait_until(running_with_progress, "the wait step running with progress")
+        assert detail.run.status == RunStatus.RUNNING
+        wait = next(s for s in detail.steps if s.name == "wait")
+        after = next(s for s in detail.steps if s.name == "after")
+        assert wait.progress.done == 1 and wait.progress.total == 10
+        assert after.state == StepState.INCOMPLETE and after.reason == StepReason.PENDING and after.target
+        assert [s.name for s in detail.steps] == ["wait", "after"]
+        assert wait.log_path is not None and "waiting for" in wait.log_path.read_text()
+        assert open_source(ws).list_runs()[0].status == RunStatus.RUNNING
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    src = open_source(ws)
+    row = src.list_runs()[0]
+    assert row.status == RunStatus.CRASHED
+    detail = src.run_detail("live")
+    states = {s.name: (s.state, s.reason) for s in detail.steps}
+    assert states["wait"][0] == StepState.CRASHED
+    assert states["after"] == (StepState.INCOMPLETE, StepReason.NOT_REACHED)
+    assert src.step_info(wait.unique_id).state == StepState.CRASHED
