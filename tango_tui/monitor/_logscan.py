@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["LineCount"]
 
-_SUB = 4096
+_SUB = 8192
 """Sub-block size used to home in on a checkpoint's line break with C-speed counting."""
 
 
@@ -39,38 +39,32 @@ class LineCount:
     """Offsets of every ``stride``-th line start."""
 
     def feed(self, data: bytes, base: int) -> None:
-        """Count the bytes ``data`` found at offset ``base`` (which must equal ``cursor``)."""
+        """Count the bytes ``data`` found at offset ``base`` (which must equal ``cursor``).
+
+        One pass of C-speed counting over sub-blocks; only in a sub-block where a checkpoint
+        falls are line breaks located one by one (``bytes.find``, i.e. ``memchr``).
+        """
         if base != self.cursor:
             raise ValueError(f"feed at {base}, expected {self.cursor}")
-        count = data.count(b"\n")
-        need = len(self.checkpoints) * self.stride  # line breaks before the next checkpoint
-        if self.newlines + count >= need:
-            self._checkpoints(data, base, need)
-        if count:
-            self.last_start = base + data.rfind(b"\n") + 1
-        self.newlines += count
-        self.cursor = base + len(data)
-
-    def _checkpoints(self, data: bytes, base: int, need: int) -> None:
-        """Record the checkpoints that fall inside ``data``."""
         seen = self.newlines  # line breaks before data[i]
-        i = 0
-        total = seen + data.count(b"\n")
-        while total >= need:
-            k = need - seen  # the k-th line break from i ends line need-1
-            while True:  # skip whole sub-blocks by counting them
-                stop = min(len(data), i + _SUB)
-                c = data.count(b"\n", i, stop)
-                if c >= k:
-                    break
-                k -= c
+        need = len(self.checkpoints) * self.stride  # line breaks before the next checkpoint
+        i, n = 0, len(data)
+        while i < n:
+            stop = min(n, i + _SUB)
+            c = data.count(b"\n", i, stop)
+            if seen + c < need:
                 seen += c
                 i = stop
-            for _ in range(k):
+                continue
+            for _ in range(need - seen):  # the checkpoint's line break is in this sub-block
                 i = data.find(b"\n", i) + 1
-            seen += k
             self.checkpoints.append(base + i)
+            seen = need
             need += self.stride
+        if seen > self.newlines:
+            self.last_start = base + data.rfind(b"\n") + 1
+        self.newlines = seen
+        self.cursor = base + n
 
     @property
     def lines(self) -> int:
