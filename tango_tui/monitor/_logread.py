@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from ._logtext import cut_utf8, display_text
 
-__all__ = ["BLOCK", "DISPLAY_LIMIT", "Line", "line_start", "lines_after", "lines_before", "read"]
+__all__ = [
+    "BLOCK",
+    "DISPLAY_LIMIT",
+    "Line",
+    "line_start",
+    "lines_after",
+    "lines_before",
+    "read",
+    "skip_lines",
+]
 
 BLOCK = 64 * 1024
 """Bytes read at a time around the visible window."""
@@ -90,6 +99,23 @@ def _prev_newline(fd: int, pos: int) -> int:
         pos = start
         step = min(step * 2, BIG_BLOCK)
     return -1
+
+
+def skip_lines(fd: int, pos: int, k: int, size: int) -> int:
+    """Offset of the line ``k`` lines after the line starting at ``pos`` (``size`` at most)."""
+    while k > 0 and pos < size:
+        data = read(fd, pos, min(size, pos + BLOCK))
+        if not data:
+            break
+        if data.count(b"\n") < k:
+            k -= data.count(b"\n")
+            pos += len(data)
+            continue
+        i = 0
+        for _ in range(k):
+            i = data.index(b"\n", i) + 1
+        return pos + i
+    return min(pos, size)
 
 
 def line_start(fd: int, offset: int) -> int:

@@ -311,8 +311,7 @@ class LogFile:
         if index_pos is None:
             return None
         at, pos = index_pos
-        lines = _logread.lines_after(fd, pos, index - at, size)
-        return lines[-1].end if lines else pos
+        return _logread.skip_lines(fd, pos, index - at, size)
 
     # -- following -------------------------------------------------------------------------
 
