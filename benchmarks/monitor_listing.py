@@ -14,10 +14,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "monitor"))
 
-import wsfactory as wf  # noqa: E402
-from tango_tui.core._liveness import current_owner  # noqa: E402
-from tango_tui.core._model import StepReason, StepState  # noqa: E402
-from tango_tui.monitor.source import open_source  # noqa: E402
+import wsfactory as wf
+
+from tango_tui.core._liveness import current_owner
+from tango_tui.core._model import StepReason, StepState
+from tango_tui.monitor.source import open_source
 
 
 def timed(label: str, fn, repeat: int = 3) -> None:
@@ -35,15 +36,37 @@ def main() -> None:
     plan = [wf.row(f"S{i}-x", StepState.COMPLETED) for i in range(5)]
     t = time.perf_counter()
     for i in range(10_000):
-        wf.write_run(root, f"run-{i:05d}", plan, start=wf.T0 + timedelta(seconds=i), end=wf.T0, status="completed")
+        wf.write_run(
+            root,
+            f"run-{i:05d}",
+            plan,
+            start=wf.T0 + timedelta(seconds=i),
+            end=wf.T0,
+            status="completed",
+        )
     print(f"wrote 10,000 runs in {time.perf_counter() - t:.1f} s under {root}")
-    big = [wf.row(f"Step{i}-x", StepState.INCOMPLETE, StepReason.PENDING, dependencies=(f"Step{i-1}-x",) if i else ())
-           for i in range(1000)]
+    big = [
+        wf.row(
+            f"Step{i}-x",
+            StepState.INCOMPLETE,
+            StepReason.PENDING,
+            dependencies=(f"Step{i - 1}-x",) if i else (),
+        )
+        for i in range(1000)
+    ]
     wf.write_run(root, "big", big, owner=current_owner())
     for i in range(1000):
-        wf.write_step(root, wf.running_info(f"Step{i}-x", wf.DEAD_OWNER) if i % 2 else
-                      wf.StepInfo(unique_id=f"Step{i}-x", step_class_name="Step"))
-    timed("open_source + first list_runs (10,001 runs, cold)", lambda: open_source(root).list_runs(), 1)
+        wf.write_step(
+            root,
+            wf.running_info(f"Step{i}-x", wf.DEAD_OWNER)
+            if i % 2
+            else wf.StepInfo(unique_id=f"Step{i}-x", step_class_name="Step"),
+        )
+    timed(
+        "open_source + first list_runs (10,001 runs, cold)",
+        lambda: open_source(root).list_runs(),
+        1,
+    )
     src = open_source(root)
     src.list_runs()
     timed("list_runs again (stat each, reuse rows)", src.list_runs)

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from . import __version__
@@ -64,7 +64,9 @@ def _add_live_options(p: argparse.ArgumentParser) -> None:
         help="poll the file system every SECONDS instead of inotify (for NFS and other network "
         "file systems, where inotify never sees other machines' writes)",
     )
-    p.add_argument("--theme", metavar="NAME", default=None, help="Textual theme (e.g. nord, gruvbox)")
+    p.add_argument(
+        "--theme", metavar="NAME", default=None, help="Textual theme (e.g. nord, gruvbox)"
+    )
 
 
 def _positive_float(text: str) -> float:
@@ -82,7 +84,9 @@ def _command_parser(command: str) -> argparse.ArgumentParser:
     if command == "ls":
         p.description = "Print the runs of a workspace, newest first."
         p.add_argument("path", metavar="DIR|URL")
-        p.add_argument("--json", action="store_true", help="print JSON (a list of runs with their steps)")
+        p.add_argument(
+            "--json", action="store_true", help="print JSON (a list of runs with their steps)"
+        )
     elif command == "show":
         p.description = "Print the steps of one run, dependencies first."
         p.add_argument("path", metavar="DIR|URL")
@@ -95,7 +99,9 @@ def _command_parser(command: str) -> argparse.ArgumentParser:
             "into the same DIR to see cached steps."
         )
         p.add_argument("path", metavar="DIR", nargs="?", default=None)
-        p.add_argument("--no-ui", action="store_true", help="run the pipeline in the foreground only")
+        p.add_argument(
+            "--no-ui", action="store_true", help="run the pipeline in the foreground only"
+        )
         _add_live_options(p)
     return p
 
@@ -172,10 +178,16 @@ def cmd_ls(path: str, *, as_json: bool = False, out: TextIO | None = None) -> in
     elif not rows:
         out.write(f"no runs in {src.root}\n")
     else:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         table = [
-            [r.name, r.status.value, _when(r.start_date), _duration(r.start_date, r.end_date or now),
-             _counts(r.counts), r.problem or ""]
+            [
+                r.name,
+                r.status.value,
+                _when(r.start_date),
+                _duration(r.start_date, r.end_date or now),
+                _counts(r.counts),
+                r.problem or "",
+            ]
             for r in rows
         ]
         _print_table(["RUN", "STATUS", "STARTED", "DURATION", "STEPS", "PROBLEM"], table, out)
@@ -201,14 +213,24 @@ def cmd_show(path: str, run: str, *, as_json: bool = False, out: TextIO | None =
         if r.end_date:
             out.write(f", took {_duration(r.start_date, r.end_date)}")
         out.write("\n")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         table = [
-            [s.name + (" *" if s.target else ""), s.state.value, s.reason.value, _when(s.start_time),
-             _duration(s.start_time, s.end_time or (now if s.state == StepState.RUNNING else None)),
-             s.unique_id, (s.error or "").splitlines()[0] if s.error else ""]
+            [
+                s.name + (" *" if s.target else ""),
+                s.state.value,
+                s.reason.value,
+                _when(s.start_time),
+                _duration(
+                    s.start_time, s.end_time or (now if s.state == StepState.RUNNING else None)
+                ),
+                s.unique_id,
+                (s.error or "").splitlines()[0] if s.error else "",
+            ]
             for s in detail.steps
         ]
-        _print_table(["STEP", "STATE", "REASON", "STARTED", "DURATION", "UNIQUE ID", "ERROR"], table, out)
+        _print_table(
+            ["STEP", "STATE", "REASON", "STARTED", "DURATION", "UNIQUE ID", "ERROR"], table, out
+        )
         out.write("(* = target)\n")
     _print_problems(src)
     return 0
@@ -234,15 +256,19 @@ def _duration(start: datetime | None, end: datetime | None) -> str:
 
 def _counts(counts: dict[StepState, int]) -> str:
     order = list(StepState)
-    return ", ".join(f"{n} {s.value}" for s, n in sorted(counts.items(), key=lambda kv: order.index(kv[0])) if n)
+    return ", ".join(
+        f"{n} {s.value}" for s, n in sorted(counts.items(), key=lambda kv: order.index(kv[0])) if n
+    )
 
 
 def _print_table(header: list[str], rows: list[list[str]], out: TextIO) -> None:
     # Control characters in names or errors must not move the terminal's cursor.
     clean = [[_printable(c) for c in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in clean) for i in range(len(header))]
-    for row in clean:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    out.writelines(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        for row in clean
+    )
 
 
 def _printable(text: str) -> str:

@@ -15,15 +15,20 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "ai2-tango-1.3.2-workspace.tar.gz"
 
 
-def tango_tui(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def tango_tui(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m tango_tui ARGS`` with the repository on the path."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "tango_tui", *args],
-        capture_output=True, text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
-
-
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +106,25 @@ def test_demo_without_a_terminal_refuses(tmp_path: Path) -> None:
 def test_ls_and_show_on_a_tango_tui_workspace(tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO / "tests" / "monitor"))
     import wsfactory as wf
+
     from tango_tui.core._model import StepReason, StepState
 
     wf.init(tmp_path)
-    wf.write_run(tmp_path, "good", [wf.row("Load-1", target=False), wf.row("Train-2", dependencies=("Load-1",))],
-                 end=wf.T0, status="completed")
-    wf.write_run(tmp_path, "killed", [wf.row("Load-1", StepState.INCOMPLETE, StepReason.PENDING)],
-                 owner=wf.DEAD_OWNER, status="running", start=wf.T0.replace(hour=13))
+    wf.write_run(
+        tmp_path,
+        "good",
+        [wf.row("Load-1", target=False), wf.row("Train-2", dependencies=("Load-1",))],
+        end=wf.T0,
+        status="completed",
+    )
+    wf.write_run(
+        tmp_path,
+        "killed",
+        [wf.row("Load-1", StepState.INCOMPLETE, StepReason.PENDING)],
+        owner=wf.DEAD_OWNER,
+        status="running",
+        start=wf.T0.replace(hour=13),
+    )
     (tmp_path / "runs" / "torn").mkdir()
     (tmp_path / "runs" / "torn" / "run.json").write_text("{")
     proc = tango_tui("ls", str(tmp_path), "--json")
@@ -115,10 +132,24 @@ def test_ls_and_show_on_a_tango_tui_workspace(tmp_path: Path) -> None:
     runs = {r["name"]: r for r in json.loads(proc.stdout)}
     assert runs["good"]["status"] == "completed"
     assert runs["good"]["steps"] == {
-        "load": {"unique_id": "Load-1", "state": "completed", "start_time": "2026-01-01T12:00:00+00:00",
-                 "end_time": "2026-01-01T12:00:05+00:00", "error": None, "reason": "ran", "target": False},
-        "train": {"unique_id": "Train-2", "state": "completed", "start_time": "2026-01-01T12:00:00+00:00",
-                  "end_time": "2026-01-01T12:00:05+00:00", "error": None, "reason": "ran", "target": True},
+        "load": {
+            "unique_id": "Load-1",
+            "state": "completed",
+            "start_time": "2026-01-01T12:00:00+00:00",
+            "end_time": "2026-01-01T12:00:05+00:00",
+            "error": None,
+            "reason": "ran",
+            "target": False,
+        },
+        "train": {
+            "unique_id": "Train-2",
+            "state": "completed",
+            "start_time": "2026-01-01T12:00:00+00:00",
+            "end_time": "2026-01-01T12:00:05+00:00",
+            "error": None,
+            "reason": "ran",
+            "target": True,
+        },
     }
     assert runs["killed"]["status"] == "crashed"
     assert runs["killed"]["steps"]["load"]["reason"] == "not reached"
@@ -155,7 +186,9 @@ def test_ls_and_show_on_a_tango1_workspace(tango1_ws: Path) -> None:
     killed = json.loads(tango_tui("show", str(tango1_ws), "killed-run", "--json").stdout)
     assert killed["steps"]["slow"]["state"] == "crashed"
     human = tango_tui("show", f"local://{tango1_ws}", "helped-clam")
-    assert human.returncode == 0 and "broken" in human.stdout and "dependency failed" in human.stdout
+    assert (
+        human.returncode == 0 and "broken" in human.stdout and "dependency failed" in human.stdout
+    )
     table = tango_tui("ls", str(tango1_ws)).stdout.splitlines()
     assert table[0].split()[:3] == ["RUN", "STATUS", "STARTED"]
     assert table[1].split()[0] == "killed-run"  # newest first
@@ -212,6 +245,11 @@ def test_headless_commands_do_not_import_textual(tango1_ws: Path) -> None:
         f"main(['ls', {str(tango1_ws)!r}])\n"
         "assert 'textual' not in sys.modules, 'textual was imported'\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode == 0, proc.stderr

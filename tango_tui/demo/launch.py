@@ -54,7 +54,10 @@ def cmd_demo(
         from tango_tui.monitor.source import detect_kind
 
         if detect_kind(directory) == "tango1":  # NotAWorkspaceError for someone else's directory
-            print(f"tango-tui demo: {directory} is a Tango 1.x workspace; give another directory", file=sys.stderr)
+            print(
+                f"tango-tui demo: {directory} is a Tango 1.x workspace; give another directory",
+                file=sys.stderr,
+            )
             return 2
     print(f"tango-tui demo: workspace {directory}")
     if no_ui:
@@ -68,13 +71,20 @@ def cmd_demo(
     # unknown directory that the background process has not initialised yet.
     LocalWorkspace(directory)
     proc, console = start_background(directory)
-    print(f"tango-tui demo: pipeline running in the background (pid {proc.pid}, output in {console})")
+    print(
+        f"tango-tui demo: pipeline running in the background (pid {proc.pid}, output in {console})"
+    )
     from tango_tui.app import make_app
 
     app = make_app(str(directory), poll_interval=poll_interval, theme=theme)
     app.run()
     if proc.poll() is None:
-        print(f"tango-tui demo: the pipeline (pid {proc.pid}) is still running; reopen with: tango-tui {directory}")
+        print(
+            f"tango-tui demo: the pipeline (pid {proc.pid}) is still running; reopen with: tango-tui {directory}"
+        )
     elif proc.returncode != 0:
-        print(f"tango-tui demo: the pipeline exited with {proc.returncode}; see {console}", file=sys.stderr)
+        print(
+            f"tango-tui demo: the pipeline exited with {proc.returncode}; see {console}",
+            file=sys.stderr,
+        )
     return int(app.return_code or 0)

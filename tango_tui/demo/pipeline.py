@@ -103,7 +103,12 @@ class Train(Step):
             for batch in range(batches):
                 pause(0.8)
                 loss *= 0.93 + rng.random() * 0.04
-                self.progress((epoch - 1) * batches + batch + 1, epochs * batches, desc="training", unit="batch")
+                self.progress(
+                    (epoch - 1) * batches + batch + 1,
+                    epochs * batches,
+                    desc="training",
+                    unit="batch",
+                )
             logger.info("epoch %d/%d: loss %.4f", epoch, epochs, loss)
             if epoch == 3:
                 logger.warning("learning rate looks high at epoch %d; carrying on", epoch)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,15 +20,14 @@ from ..core import _format as fmt
 from ..core._errors import RecordError
 from ..core._liveness import hostname, lock_is_held, owner_is_alive
 from ..core._model import (
-    Owner,
     Progress,
     RunStatus,
     RunStep,
     StepInfo,
     StepReason,
     StepState,
-    dt_from_json,
 )
+from ._plan import RunRecord, dependency_order, newest_first, parse_run
 from ._rows import RunDetail, RunRow, SourceProblem, StepRow
 from ._snapshot import StatKey
 
@@ -36,57 +35,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _FINAL = {StepState.COMPLETED, StepState.FAILED, StepState.UNCACHEABLE}
-
-
-@dataclass
-class RunRecord:
-    """``run.json`` as parsed for listing (plan rows kept raw until a detail needs them)."""
-
-    name: str
-    start_date: datetime
-    end_date: datetime | None
-    status: RunStatus | None
-    owner: Owner | None
-    targets: dict[str, str]
-    plan: dict[str, dict[str, Any]]
-    state_counts: dict[StepState, int]
-
-
-def _parse_run(path: Path, doc: dict[str, Any]) -> RunRecord:
-    body = doc.get("run")
-    if not isinstance(body, dict):
-        raise RecordError(path, "run record has no 'run' object")
-    try:
-        start = dt_from_json(body.get("start_date"))
-        end = dt_from_json(body.get("end_date"))
-        status = RunStatus(body["status"]) if body.get("status") else None
-        owner_raw = body.get("owner")
-        owner = Owner(**{k: owner_raw[k] for k in ("host", "pid", "pid_start", "boot_id") if k in owner_raw}) if isinstance(owner_raw, dict) else None
-    except (ValueError, TypeError, KeyError) as e:
-        raise RecordError(path, f"run record has a bad field: {e}") from None
-    if start is None:
-        raise RecordError(path, "run record has no start_date")
-    targets = body.get("targets") or {}
-    plan = body.get("plan") or {}
-    if not isinstance(targets, dict) or not isinstance(plan, dict):
-        raise RecordError(path, "run record's targets/plan are not objects")
-    counts: dict[StepState, int] = {}
-    for row in plan.values():
-        try:
-            state = StepState(row.get("state", "incomplete")) if isinstance(row, dict) else StepState.INCOMPLETE
-        except ValueError:
-            state = StepState.INCOMPLETE
-        counts[state] = counts.get(state, 0) + 1
-    return RunRecord(
-        name=str(body.get("name") or path.parent.name),
-        start_date=start,
-        end_date=end,
-        status=status,
-        owner=owner,
-        targets={str(k): str(v) for k, v in targets.items()},
-        plan=plan,
-        state_counts=counts,
-    )
 
 
 class LocalReader:
@@ -104,7 +52,13 @@ class LocalReader:
         self.problems: list[SourceProblem] = []
 
     # ----- cached record reads -------------------------------------------------------------
-    def _cached(self, cache: dict[Any, tuple[StatKey, Any]], key: Any, path: str | Path, parse: Callable[[], T]) -> T | RecordError | None:
+    def _cached(
+        self,
+        cache: dict[Any, tuple[StatKey, Any]],
+        key: Any,
+        path: str | Path,
+        parse: Callable[[], T],
+    ) -> T | RecordError | None:
         try:
             st_raw = os.stat(path)
         except FileNotFoundError:
@@ -133,7 +87,7 @@ class LocalReader:
 
         def parse() -> RunRecord:
             path = Path(path_s)
-            return _parse_run(path, fmt.read_record(path, fmt.RUN_FORMAT))
+            return parse_run(path, fmt.read_record(path, fmt.RUN_FORMAT))
 
         return self._cached(self._runs, name, path_s, parse)
 
@@ -151,7 +105,11 @@ class LocalReader:
     def _scan_names(self) -> list[str]:
         try:
             with os.scandir(self.layout.runs_dir) as it:
-                names = [e.name for e in it if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+                names = [
+                    e.name
+                    for e in it
+                    if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+                ]
         except FileNotFoundError:
             names = []
         except OSError as e:
@@ -181,7 +139,7 @@ class LocalReader:
                     self._runs.pop(name, None)
             self._names = list(names)
             rows = [self._row(name, refresh=name in changed) for name in self._names]
-        rows.sort(key=_newest_first)
+        rows.sort(key=newest_first)
         return rows
 
     def _row(self, name: str, refresh: bool = True) -> RunRow:
@@ -206,15 +164,19 @@ class LocalReader:
 
     @staticmethod
     def _liveness_dependent(rec: RunRecord | RecordError | None) -> bool:
-        return isinstance(rec, RunRecord) and rec.owner is not None and (
-            rec.status in (None, RunStatus.RUNNING) and not (rec.end_date and rec.status)
+        return (
+            isinstance(rec, RunRecord)
+            and rec.owner is not None
+            and (rec.status in (None, RunStatus.RUNNING) and not (rec.end_date and rec.status))
         )
 
     @staticmethod
     def _counts(rec: RunRecord, status: RunStatus) -> dict[StepState, int]:
         counts = dict(rec.state_counts)
         if status == RunStatus.CRASHED and counts.get(StepState.RUNNING):
-            counts[StepState.CRASHED] = counts.get(StepState.CRASHED, 0) + counts.pop(StepState.RUNNING)
+            counts[StepState.CRASHED] = counts.get(StepState.CRASHED, 0) + counts.pop(
+                StepState.RUNNING
+            )
         return counts
 
     def _make_row(self, name: str, rec: RunRecord | RecordError | None) -> RunRow:
@@ -222,12 +184,24 @@ class LocalReader:
         if isinstance(rec, RunRecord):
             status = self._run_status(rec)
             n = len(rec.plan) or len(rec.targets)
-            return RunRow(name, rec.start_date, rec.end_date, status, self._counts(rec, status), n, log, None, dict(rec.targets))
-        problem = str(rec.problem) if isinstance(rec, RecordError) else "run directory has no run.json"
+            return RunRow(
+                name,
+                rec.start_date,
+                rec.end_date,
+                status,
+                self._counts(rec, status),
+                n,
+                log,
+                None,
+                dict(rec.targets),
+            )
+        problem = (
+            str(rec.problem) if isinstance(rec, RecordError) else "run directory has no run.json"
+        )
         try:
-            start = datetime.fromtimestamp(os.lstat(os.path.join(self._runs_s, name)).st_mtime, timezone.utc)
+            start = datetime.fromtimestamp(os.lstat(os.path.join(self._runs_s, name)).st_mtime, UTC)
         except OSError:
-            start = datetime.fromtimestamp(0, timezone.utc)
+            start = datetime.fromtimestamp(0, UTC)
         return RunRow(name, start, None, RunStatus.INCOMPLETE, {}, 0, log, problem)
 
     def _run_status(self, rec: RunRecord) -> RunStatus:
@@ -295,7 +269,9 @@ class LocalReader:
         if alive is False:
             return replace(info, crashed=f"the process that ran it ({who}) is gone")
         if alive and owner is not None and owner.host == hostname() and lock_is_held(lock) is False:
-            return replace(info, crashed=f"its process ({who}) no longer holds the step lock {lock}")
+            return replace(
+                info, crashed=f"its process ({who}) no longer holds the step lock {lock}"
+            )
         return info
 
     def step_progress(self, uid: str, run: str | None = None) -> Progress | None:
@@ -347,15 +323,21 @@ class LocalReader:
             try:
                 rs = RunStep.from_json_dict(raw)
             except (ValueError, TypeError) as e:
-                self.problems.append(SourceProblem(str(self.layout.run_record(name)), f"plan row {uid}: {e}"))
+                self.problems.append(
+                    SourceProblem(str(self.layout.run_record(name)), f"plan row {uid}: {e}")
+                )
                 rs = RunStep(unique_id=uid, name=uid, step_class_name="?")
             steps.append(self._step_row(name, rs, finished, row.status))
-        return RunDetail(row, _dependency_order(steps))
+        return RunDetail(row, dependency_order(steps))
 
     def _step_row(self, run: str, rs: RunStep, finished: bool, status: RunStatus) -> StepRow:
         state, reason, error = rs.state, rs.reason, rs.error
         start, end, log_rel, problem = rs.start_time, rs.end_time, rs.log_file, None
-        if not finished and rs.reason in (StepReason.PENDING, StepReason.RAN) and state not in _FINAL:
+        if (
+            not finished
+            and rs.reason in (StepReason.PENDING, StepReason.RAN)
+            and state not in _FINAL
+        ):
             try:
                 info = self.step_info(rs.unique_id, run)
             except KeyError:
@@ -371,7 +353,11 @@ class LocalReader:
                     reason = StepReason.RAN
         if state == StepState.RUNNING and status == RunStatus.CRASHED:
             state, error = StepState.CRASHED, error or "the run's process is gone"
-        if state == StepState.INCOMPLETE and reason == StepReason.PENDING and status not in (RunStatus.RUNNING,):
+        if (
+            state == StepState.INCOMPLETE
+            and reason == StepReason.PENDING
+            and status not in (RunStatus.RUNNING,)
+        ):
             reason = StepReason.NOT_REACHED
         progress = self.step_progress(rs.unique_id, run) if state == StepState.RUNNING else None
         return StepRow(
@@ -390,32 +376,3 @@ class LocalReader:
             progress=progress,
             problem=problem,
         )
-
-
-def _newest_first(row: RunRow) -> tuple[float, str]:
-    return (-row.start_date.timestamp(), row.name)
-
-
-def _dependency_order(rows: list[StepRow]) -> list[StepRow]:
-    """Dependencies before dependents, otherwise in the given order (a cycle is cut, not fatal)."""
-    by_uid = {r.unique_id: r for r in rows}
-    seen: set[str] = set()
-    out: list[StepRow] = []
-    for first in rows:
-        if first.unique_id in seen:
-            continue
-        seen.add(first.unique_id)
-        # Iterative depth-first post-order: a 1,000-step chain must not hit the recursion limit.
-        stack: list[tuple[StepRow, Iterator[str]]] = [(first, iter(first.dependencies))]
-        while stack:
-            node, deps = stack[-1]
-            for uid in deps:
-                dep = by_uid.get(uid)
-                if dep is not None and uid not in seen:
-                    seen.add(uid)
-                    stack.append((dep, iter(dep.dependencies)))
-                    break
-            else:
-                stack.pop()
-                out.append(node)
-    return out

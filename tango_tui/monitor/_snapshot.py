@@ -75,7 +75,9 @@ def take_snapshot(root: Path, steps: Iterable[str], files: Iterable[Path]) -> Li
         return LightSnapshot("other", files={f: stat_key(f) for f in files})
     snap = LightSnapshot(
         "dir",
-        markers=tuple(stat_key(root / n) for n in ("tango-tui.json", "settings.json", "runs", "cache")),
+        markers=tuple(
+            stat_key(root / n) for n in ("tango-tui.json", "settings.json", "runs", "cache")
+        ),
         db=tuple(stat_key(root / n) for n in _DB_FILES),
     )
     try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..core._errors import WorkspaceError
 from ..core._model import Progress, Run, RunStatus, RunStep, StepInfo, StepReason, StepState
-from ._local_reader import _dependency_order
+from ._plan import dependency_order
 from ._rows import RunDetail, RunRow, SourceProblem, StepRow
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,11 @@ class WorkspaceReader:
             try:
                 info = self.workspace.step_info(uid)
             except KeyError:
-                self.problems.append(SourceProblem(str(self.root), f"run {run.name!r} needs step {uid} which has no record"))
+                self.problems.append(
+                    SourceProblem(
+                        str(self.root), f"run {run.name!r} needs step {uid} which has no record"
+                    )
+                )
                 continue
             except WorkspaceError as e:
                 self.problems.append(SourceProblem(e.path, e.problem))
@@ -142,18 +146,31 @@ class WorkspaceReader:
         self.problems = []
         run = self.workspace.registered_run(name)
         row = self._row(run)
-        steps = [self._plan_row(run, rs) for rs in run.plan.values()] if run.plan else self._inferred_rows(run, row)
+        steps = (
+            [self._plan_row(run, rs) for rs in run.plan.values()]
+            if run.plan
+            else self._inferred_rows(run, row)
+        )
         self._collect_problems()
-        return RunDetail(row, _dependency_order(steps))
+        return RunDetail(row, dependency_order(steps))
 
     def _plan_row(self, run: Run, rs: RunStep) -> StepRow:
         log = Path(rs.log_file) if rs.log_file else None
         if log is not None and not log.is_absolute():
             log = self.root / log
         return StepRow(
-            unique_id=rs.unique_id, name=rs.name, step_class_name=rs.step_class_name, state=rs.state,
-            reason=rs.reason, blocked_by=rs.blocked_by, target=rs.target, start_time=rs.start_time,
-            end_time=rs.end_time, error=rs.error, dependencies=rs.dependencies, log_path=log,
+            unique_id=rs.unique_id,
+            name=rs.name,
+            step_class_name=rs.step_class_name,
+            state=rs.state,
+            reason=rs.reason,
+            blocked_by=rs.blocked_by,
+            target=rs.target,
+            start_time=rs.start_time,
+            end_time=rs.end_time,
+            error=rs.error,
+            dependencies=rs.dependencies,
+            log_path=log,
             progress=self.step_progress(rs.unique_id) if rs.state == StepState.RUNNING else None,
         )
 
@@ -162,8 +179,19 @@ class WorkspaceReader:
         ended = row.status != RunStatus.RUNNING
         steps: list[StepRow] = []
         for uid, info in infos.items():
-            blocker = next((d for d in info.dependencies if d in infos and infos[d].state in (StepState.FAILED, StepState.CRASHED)), None)
-            if info.state == StepState.COMPLETED and info.end_time is not None and info.end_time < run.start_date:
+            blocker = next(
+                (
+                    d
+                    for d in info.dependencies
+                    if d in infos and infos[d].state in (StepState.FAILED, StepState.CRASHED)
+                ),
+                None,
+            )
+            if (
+                info.state == StepState.COMPLETED
+                and info.end_time is not None
+                and info.end_time < run.start_date
+            ):
                 reason = StepReason.CACHED
             elif info.state == StepState.INCOMPLETE and blocker is not None:
                 reason = StepReason.DEPENDENCY_FAILED

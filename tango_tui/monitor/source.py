@@ -57,7 +57,9 @@ def path_from_url(path_or_url: str | os.PathLike[str]) -> Path:
     if parsed.scheme in ("local", "file"):
         return Path(os.path.abspath(unquote(parsed.netloc + parsed.path)))
     if parsed.scheme and len(parsed.scheme) > 1 and "://" in text:
-        raise NotAWorkspaceError(text, f"cannot watch a {parsed.scheme}:// workspace; give a local directory")
+        raise NotAWorkspaceError(
+            text, f"cannot watch a {parsed.scheme}:// workspace; give a local directory"
+        )
     return Path(os.path.abspath(text))
 
 
@@ -111,7 +113,8 @@ def _has_v1_stepinfo(cache: Path) -> bool:
 class _EmptyReader:
     """Nothing there (yet)."""
 
-    problems: list[SourceProblem] = []
+    def __init__(self) -> None:
+        self.problems: list[SourceProblem] = []
 
     def list_runs(self, changed: set[str] | None = None) -> list[RunRow]:
         return []
@@ -227,4 +230,3 @@ def open_source(path_or_url: str | os.PathLike[str]) -> WorkspaceSource:
     root = path_from_url(path_or_url)
     kind = detect_kind(root)
     return WorkspaceSource(root, kind)
-

@@ -122,7 +122,9 @@ class _QueueHandler(FileSystemEventHandler):
             return
         if event.event_type == "modified" and event.is_directory:
             return
-        if event.event_type != "moved" and os.path.basename(os.fsdecode(event.src_path)).startswith(_TMP_PREFIX):
+        if event.event_type != "moved" and os.path.basename(os.fsdecode(event.src_path)).startswith(
+            _TMP_PREFIX
+        ):
             return
         self._queue.put(event)
 

@@ -10,15 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import wsfactory as wf
+from wsfactory import DEAD_OWNER, T0
 
 from tango_tui.core import _format as fmt
 from tango_tui.core._errors import RecordError, WorkspaceError
 from tango_tui.core._liveness import current_owner
-from tango_tui.core._model import Progress, RunStatus, StepInfo, StepReason, StepState
+from tango_tui.core._model import Progress, RunStatus, StepReason, StepState
 from tango_tui.monitor.source import NotAWorkspaceError, open_source, path_from_url
-
-import wsfactory as wf
-from wsfactory import T0, DEAD_OWNER
 
 
 def files_checksum(root: Path) -> dict[str, tuple[int, int]]:
@@ -91,10 +90,21 @@ def test_urls(tmp_path: Path) -> None:
 def test_run_rows_status_counts_and_order(tmp_path: Path) -> None:
     root = tmp_path
     wf.init(root)
-    wf.write_run(root, "old", [wf.row("A-1"), wf.row("B-2", StepState.FAILED, error="ValueError: x")],
-                 end=T0 + timedelta(minutes=1), status="failed")
-    wf.write_run(root, "new", [wf.row("A-1", reason=StepReason.CACHED)], start=T0 + timedelta(hours=1),
-                 end=T0 + timedelta(hours=1, minutes=1), status="completed")
+    wf.write_run(
+        root,
+        "old",
+        [wf.row("A-1"), wf.row("B-2", StepState.FAILED, error="ValueError: x")],
+        end=T0 + timedelta(minutes=1),
+        status="failed",
+    )
+    wf.write_run(
+        root,
+        "new",
+        [wf.row("A-1", reason=StepReason.CACHED)],
+        start=T0 + timedelta(hours=1),
+        end=T0 + timedelta(hours=1, minutes=1),
+        status="completed",
+    )
     rows = open_source(root).list_runs()
     assert [r.name for r in rows] == ["new", "old"]
     old = rows[1]
@@ -107,7 +117,9 @@ def test_run_rows_status_counts_and_order(tmp_path: Path) -> None:
 
 def test_running_run_with_dead_owner_is_crashed(tmp_path: Path) -> None:
     wf.init(tmp_path)
-    wf.write_run(tmp_path, "dead", [wf.row("A-1", StepState.RUNNING)], owner=DEAD_OWNER, status="running")
+    wf.write_run(
+        tmp_path, "dead", [wf.row("A-1", StepState.RUNNING)], owner=DEAD_OWNER, status="running"
+    )
     wf.write_run(tmp_path, "live", [wf.row("A-2", StepState.RUNNING)], owner=current_owner())
     rows = {r.name: r for r in open_source(tmp_path).list_runs()}
     assert rows["dead"].status == RunStatus.CRASHED
@@ -132,12 +144,26 @@ def test_broken_run_record_is_a_problem_and_others_show(tmp_path: Path) -> None:
 def test_incremental_refresh_reuses_unchanged_records(tmp_path: Path) -> None:
     wf.init(tmp_path)
     for i in range(5):
-        wf.write_run(tmp_path, f"r{i}", [wf.row("A-1")], start=T0 + timedelta(minutes=i), end=T0, status="completed")
+        wf.write_run(
+            tmp_path,
+            f"r{i}",
+            [wf.row("A-1")],
+            start=T0 + timedelta(minutes=i),
+            end=T0,
+            status="completed",
+        )
     src = open_source(tmp_path)
     src.list_runs()
     reader = src._reader
     before = {n: id(v[1]) for n, v in reader._runs.items()}
-    wf.write_run(tmp_path, "r2", [wf.row("A-1", StepState.FAILED)], start=T0 + timedelta(minutes=2), end=T0, status="failed")
+    wf.write_run(
+        tmp_path,
+        "r2",
+        [wf.row("A-1", StepState.FAILED)],
+        start=T0 + timedelta(minutes=2),
+        end=T0,
+        status="failed",
+    )
     rows = {r.name: r for r in src.refresh_runs({"r2"})}
     after = {n: id(v[1]) for n, v in reader._runs.items()}
     assert rows["r2"].status == RunStatus.FAILED
@@ -160,16 +186,31 @@ def test_incremental_refresh_reuses_unchanged_records(tmp_path: Path) -> None:
 def test_run_detail_order_reasons_and_finished_rows(tmp_path: Path) -> None:
     wf.init(tmp_path)
     plan = [
-        wf.row("Train-3", StepState.INCOMPLETE, StepReason.DEPENDENCY_FAILED, blocked_by="Prep-2", dependencies=("Prep-2",)),
-        wf.row("Prep-2", StepState.FAILED, error="ValueError: bad", dependencies=("Load-1",), target=False,
-               log_file="cache/Prep-2/logs/001.log"),
+        wf.row(
+            "Train-3",
+            StepState.INCOMPLETE,
+            StepReason.DEPENDENCY_FAILED,
+            blocked_by="Prep-2",
+            dependencies=("Prep-2",),
+        ),
+        wf.row(
+            "Prep-2",
+            StepState.FAILED,
+            error="ValueError: bad",
+            dependencies=("Load-1",),
+            target=False,
+            log_file="cache/Prep-2/logs/001.log",
+        ),
         wf.row("Load-1", reason=StepReason.CACHED, target=False),
     ]
     wf.write_run(tmp_path, "r", plan, end=T0, status="failed")
     detail = open_source(tmp_path).run_detail("r")
     assert [s.unique_id for s in detail.steps] == ["Load-1", "Prep-2", "Train-3"]
     by = {s.unique_id: s for s in detail.steps}
-    assert by["Train-3"].reason == StepReason.DEPENDENCY_FAILED and by["Train-3"].blocked_by == "Prep-2"
+    assert (
+        by["Train-3"].reason == StepReason.DEPENDENCY_FAILED
+        and by["Train-3"].blocked_by == "Prep-2"
+    )
     assert by["Load-1"].reason == StepReason.CACHED
     assert by["Prep-2"].error == "ValueError: bad"
     assert by["Prep-2"].log_path == (tmp_path / "cache/Prep-2/logs/001.log").resolve()
@@ -189,8 +230,12 @@ def test_live_run_detail_reads_step_records_liveness_and_progress(tmp_path: Path
     wf.write_run(tmp_path, "r", plan, owner=me)
     wf.write_step(tmp_path, wf.running_info("Live-1", me, log_file="cache/Live-1/logs/001.log"))
     wf.write_step(tmp_path, wf.running_info("Dead-2", DEAD_OWNER))
-    fmt.write_record(tmp_path / "cache/Live-1/progress.json", fmt.PROGRESS_FORMAT,
-                     {"progress": Progress(done=3, total=10, rate=1.5).to_json_dict()}, fsync=False)
+    fmt.write_record(
+        tmp_path / "cache/Live-1/progress.json",
+        fmt.PROGRESS_FORMAT,
+        {"progress": Progress(done=3, total=10, rate=1.5).to_json_dict()},
+        fsync=False,
+    )
     # The live owner holds the step's lock, as the executor does for the whole attempt.
     lock_fd = os.open(tmp_path / "cache/Live-1/lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(lock_fd, fcntl.LOCK_EX)
@@ -208,7 +253,9 @@ def check_live_detail(tmp_path: Path) -> None:
     by = {s.unique_id: s for s in detail.steps}
     assert detail.run.status == RunStatus.RUNNING
     assert by["Live-1"].state == StepState.RUNNING and by["Live-1"].reason == StepReason.RAN
-    assert by["Live-1"].progress is not None and by["Live-1"].progress.fraction == pytest.approx(0.3)
+    assert by["Live-1"].progress is not None and by["Live-1"].progress.fraction == pytest.approx(
+        0.3
+    )
     assert by["Dead-2"].state == StepState.CRASHED and "gone" in (by["Dead-2"].error or "")
     assert by["Wait-3"].state == StepState.INCOMPLETE and by["Wait-3"].reason == StepReason.PENDING
     assert src.step_info("Dead-2").state == StepState.CRASHED
@@ -220,7 +267,9 @@ def check_live_detail(tmp_path: Path) -> None:
 
 def test_crashed_run_marks_pending_not_reached(tmp_path: Path) -> None:
     wf.init(tmp_path)
-    wf.write_run(tmp_path, "r", [wf.row("A-1", StepState.INCOMPLETE, StepReason.PENDING)], owner=DEAD_OWNER)
+    wf.write_run(
+        tmp_path, "r", [wf.row("A-1", StepState.INCOMPLETE, StepReason.PENDING)], owner=DEAD_OWNER
+    )
     detail = open_source(tmp_path).run_detail("r")
     assert detail.run.status == RunStatus.CRASHED
     assert detail.steps[0].reason == StepReason.NOT_REACHED
@@ -228,7 +277,12 @@ def test_crashed_run_marks_pending_not_reached(tmp_path: Path) -> None:
 
 def test_broken_step_record_is_a_problem(tmp_path: Path) -> None:
     wf.init(tmp_path)
-    wf.write_run(tmp_path, "r", [wf.row("A-1", StepState.INCOMPLETE, StepReason.PENDING), wf.row("B-2")], owner=current_owner())
+    wf.write_run(
+        tmp_path,
+        "r",
+        [wf.row("A-1", StepState.INCOMPLETE, StepReason.PENDING), wf.row("B-2")],
+        owner=current_owner(),
+    )
     (tmp_path / "cache" / "A-1").mkdir()
     (tmp_path / "cache" / "A-1" / "step.json").write_bytes(b"\xff\xfe garbage")
     src = open_source(tmp_path)
@@ -240,7 +294,13 @@ def test_broken_step_record_is_a_problem(tmp_path: Path) -> None:
 
 def test_log_path_escaping_the_workspace_is_refused(tmp_path: Path) -> None:
     wf.init(tmp_path / "ws")
-    wf.write_run(tmp_path / "ws", "r", [wf.row("A-1", log_file="../../etc/passwd")], end=T0, status="completed")
+    wf.write_run(
+        tmp_path / "ws",
+        "r",
+        [wf.row("A-1", log_file="../../etc/passwd")],
+        end=T0,
+        status="completed",
+    )
     src = open_source(tmp_path / "ws")
     detail = src.run_detail("r")
     assert detail.steps[0].log_path is None
@@ -259,7 +319,9 @@ def test_json_forms_have_stable_keys(tmp_path: Path) -> None:
 
 def test_never_writes(tmp_path: Path) -> None:
     wf.init(tmp_path)
-    wf.write_run(tmp_path, "r", [wf.row("A-1", StepState.INCOMPLETE, StepReason.PENDING)], owner=DEAD_OWNER)
+    wf.write_run(
+        tmp_path, "r", [wf.row("A-1", StepState.INCOMPLETE, StepReason.PENDING)], owner=DEAD_OWNER
+    )
     wf.write_step(tmp_path, wf.running_info("A-1", DEAD_OWNER))
     (tmp_path / "cache" / "A-1" / "lock").write_text("")
     before = files_checksum(tmp_path)
@@ -276,7 +338,9 @@ def test_reads_a_read_only_mount(tmp_path: Path) -> None:
         pytest.skip("needs root and unshare for a read-only bind mount")
     root = tmp_path / "ws"
     wf.init(root)
-    wf.write_run(root, "ok", [wf.row("A-1", StepState.INCOMPLETE, StepReason.PENDING)], owner=DEAD_OWNER)
+    wf.write_run(
+        root, "ok", [wf.row("A-1", StepState.INCOMPLETE, StepReason.PENDING)], owner=DEAD_OWNER
+    )
     wf.write_step(root, wf.running_info("A-1", DEAD_OWNER))
     code = (
         "from tango_tui.monitor.source import open_source\n"
@@ -285,10 +349,12 @@ def test_reads_a_read_only_mount(tmp_path: Path) -> None:
         "d = s.run_detail('ok')\n"
         "print(r.status.value, d.steps[0].state.value, s.step_info('A-1').state.value, len(s.problems))\n"
     )
-    script = f"mount --bind -o ro {root} {root} && exec {sys.executable} -c \"$0\""
-    proc = subprocess.run(
+    script = f'mount --bind -o ro {root} {root} && exec {sys.executable} -c "$0"'
+    proc = subprocess.run(  # noqa: PLW1510 - the return code is checked below
         ["unshare", "-m", "sh", "-c", script, code],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
     )
     if proc.returncode != 0 and "mount" in proc.stderr:
         pytest.skip(f"cannot bind-mount here: {proc.stderr.strip()}")
@@ -410,9 +476,11 @@ def test_real_run_seen_live_then_crashed_after_sigkill(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, str(script), str(ws), str(tmp_path / "never")],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
+
         def running_with_progress():
             try:
                 src = open_source(ws)
@@ -427,7 +495,11 @@ def test_real_run_seen_live_then_crashed_after_sigkill(tmp_path: Path) -> None:
         wait = next(s for s in detail.steps if s.name == "wait")
         after = next(s for s in detail.steps if s.name == "after")
         assert wait.progress.done == 1 and wait.progress.total == 10
-        assert after.state == StepState.INCOMPLETE and after.reason == StepReason.PENDING and after.target
+        assert (
+            after.state == StepState.INCOMPLETE
+            and after.reason == StepReason.PENDING
+            and after.target
+        )
         assert [s.name for s in detail.steps] == ["wait", "after"]
         assert wait.log_path is not None and "waiting for" in wait.log_path.read_text()
         assert open_source(ws).list_runs()[0].status == RunStatus.RUNNING

@@ -10,11 +10,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import wsfactory as wf
 
 from tango_tui.core import _format as fmt
 from tango_tui.monitor.watcher import ChangeBatch, WorkspaceWatcher
-
-import wsfactory as wf
 
 DEADLINE = 10.0
 
@@ -66,7 +65,9 @@ MODES = [pytest.param(None, id="inotify"), pytest.param(0.05, id="polling")]
 def watch(tmp_path: Path) -> Iterator[Callable[..., tuple[WorkspaceWatcher, Collector]]]:
     started: list[WorkspaceWatcher] = []
 
-    def start(root: Path, poll: float | None = None, **kw: object) -> tuple[WorkspaceWatcher, Collector]:
+    def start(
+        root: Path, poll: float | None = None, **kw: object
+    ) -> tuple[WorkspaceWatcher, Collector]:
         col = Collector()
         w = WorkspaceWatcher(root, col, poll_interval=poll, **kw)  # type: ignore[arg-type]
         w.start()
@@ -81,7 +82,7 @@ def watch(tmp_path: Path) -> Iterator[Callable[..., tuple[WorkspaceWatcher, Coll
 @pytest.mark.parametrize("poll", MODES)
 def test_new_run_and_replaced_run_record(tmp_path: Path, watch, poll) -> None:
     wf.init(tmp_path)
-    w, col = watch(tmp_path, poll)
+    _w, col = watch(tmp_path, poll)
     wf.write_run(tmp_path, "r1", [wf.row("A-1")])
     col.wait(lambda b: "r1" in b.runs, "new run r1")
     col.mark()
@@ -117,7 +118,7 @@ def test_watched_step_record_and_log(tmp_path: Path, watch, poll) -> None:
 def test_no_recursive_watch_on_cache(tmp_path: Path, watch) -> None:
     wf.init(tmp_path)
     (tmp_path / "cache" / "S-1" / "result" / "deep").mkdir(parents=True)
-    w, col = watch(tmp_path)
+    w, _col = watch(tmp_path)
     w.watch_steps(["S-1", "Missing-2"])
     wait_armed(w, (str(tmp_path / "cache" / "S-1"), False))
     dirs = w.watched_dirs
@@ -130,10 +131,9 @@ def test_no_recursive_watch_on_cache(tmp_path: Path, watch) -> None:
 def test_debounce_collapses_a_burst(tmp_path: Path, watch) -> None:
     wf.init(tmp_path)
     wf.write_run(tmp_path, "r1", [wf.row("A-1")])
-    w, col = watch(tmp_path, debounce=0.2)
+    _w, col = watch(tmp_path, debounce=0.2)
     with open(tmp_path / "runs" / "r1" / "out.log", "a", buffering=1) as f:
-        for i in range(200):
-            f.write(f"line {i}\n")
+        f.writelines(f"line {i}\n" for i in range(200))
     (tmp_path / "runs" / "zz-done").mkdir()
     col.wait(lambda b: "zz-done" in b.runs, "the end-of-burst marker")
     with_r1 = [b for b in col.batches if "r1" in b.runs]
@@ -167,7 +167,7 @@ def test_root_created_late_then_deleted_then_recreated(tmp_path: Path, watch) ->
 def test_reconcile_catches_what_no_event_reported(tmp_path: Path, watch) -> None:
     # A polling observer that never polls in time: only the reconcile can see the change.
     wf.init(tmp_path)
-    w, col = watch(tmp_path, 3600.0, reconcile_interval=0.1)
+    _w, col = watch(tmp_path, 3600.0, reconcile_interval=0.1)
     wf.write_run(tmp_path, "late", [wf.row("A-1")])
     col.wait(lambda b: "late" in b.runs, "the reconcile finding the new run")
 
@@ -176,7 +176,7 @@ def test_tango_database_write_is_an_all_steps_batch(tmp_path: Path, watch) -> No
     (tmp_path / "settings.json").write_text('{"version": 2}')
     db = tmp_path / "stepinfo.sqlite"
     db.write_bytes(b"")
-    w, col = watch(tmp_path)
+    _w, col = watch(tmp_path)
     with open(db, "ab") as f:
         f.write(b"x")
     col.wait(lambda b: b.all_steps, "all_steps after a database write")

@@ -5,18 +5,20 @@ Uses the format module's own ``write_record`` so the files are exactly what the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tango_tui.core import _format as fmt
 from tango_tui.core._liveness import current_owner
 from tango_tui.core._model import Owner, RunStep, StepInfo, StepReason, StepState
-import dataclasses
 
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-DEAD_OWNER = Owner(host=current_owner().host, pid=2**22 + 12345, pid_start=1, boot_id=current_owner().boot_id)
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+DEAD_OWNER = Owner(
+    host=current_owner().host, pid=2**22 + 12345, pid_start=1, boot_id=current_owner().boot_id
+)
 
 
 def init(root: Path) -> fmt.Layout:
@@ -63,7 +65,9 @@ def write_run(
     return path
 
 
-def row(uid: str, state: StepState = StepState.COMPLETED, reason: StepReason = StepReason.RAN, **kw: Any) -> RunStep:
+def row(
+    uid: str, state: StepState = StepState.COMPLETED, reason: StepReason = StepReason.RAN, **kw: Any
+) -> RunStep:
     """A plan row with sensible defaults."""
     kw.setdefault("name", uid.split("-")[0].lower())
     kw.setdefault("step_class_name", uid.split("-")[0])
@@ -76,7 +80,14 @@ def row(uid: str, state: StepState = StepState.COMPLETED, reason: StepReason = S
 
 def running_info(uid: str, owner: Owner, **kw: Any) -> StepInfo:
     """A RUNNING step record owned by ``owner``."""
-    return StepInfo(unique_id=uid, step_class_name=uid.split("-")[0], start_time=T0, owner=owner, attempt=1, **kw)
+    return StepInfo(
+        unique_id=uid,
+        step_class_name=uid.split("-")[0],
+        start_time=T0,
+        owner=owner,
+        attempt=1,
+        **kw,
+    )
 
 
 def touch_log(root: Path, rel: str, text: str = "") -> Path:
