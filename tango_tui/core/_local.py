@@ -36,6 +36,7 @@ from ._format import (
     MARKER_FILE,
     PROGRESS_FILE,
     STEP_FORMAT,
+    STEP_RECORD,
     TMP_PREFIX,
     WORKSPACE_FORMAT,
     Layout,
@@ -94,6 +95,7 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         self.read_only = read_only
         self.layout = Layout(self.dir)
         self._cache = LocalStepCache(self.layout.cache_dir)
+        self._cache_str = str(self.layout.cache_dir)
         self._active: dict[str, Path] = {}  # uid -> log file of the capture active in this process
         self._failed_in_finish: dict[str, BaseException] = {}
         self._open()
@@ -184,7 +186,8 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
 
     def _read_info(self, uid: str) -> StepInfo:
         """The stored record, without liveness (FileNotFoundError if absent)."""
-        path = self.layout.step_record(uid)
+        # A string path: this runs once per step in listings of thousands.
+        path = os.path.join(self._cache_str, uid, STEP_RECORD)
         doc = read_record(path, STEP_FORMAT)
         try:
             info = StepInfo.from_json_dict(doc.get("step"))  # type: ignore[arg-type]

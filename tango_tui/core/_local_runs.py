@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -190,31 +191,43 @@ def _check_plan_shape(raw: Any) -> None:
 class PlanLoader:
     """Loads a run target's StepInfo for :class:`LazyStepInfos` (a class, so a Run pickles).
 
-    ``loader(uid, plan_row)`` is the workspace's; the plan row is the fallback when the step
-    has no record.
+    ``step_info(uid)`` is the workspace's; for a step without a record (KeyError) the run's plan
+    row stands in, as an INCOMPLETE record. The plan is parsed only in that case.
     """
 
-    __slots__ = ("loader", "plan")
+    __slots__ = ("plan", "step_info")
 
-    def __init__(self, loader: Any, plan: Mapping[str, RunStep]):
-        self.loader = loader
+    def __init__(self, step_info: Any, plan: Mapping[str, RunStep]):
+        self.step_info = step_info
         self.plan = plan
 
     def __call__(self, uid: str) -> StepInfo:
         try:
-            row = self.plan.get(uid)
-        except RecordError:
-            row = None
-        return self.loader(uid, row)
+            return self.step_info(uid)
+        except KeyError:
+            try:
+                row = self.plan.get(uid)
+            except RecordError:
+                row = None
+            if row is None:
+                raise
+            return StepInfo(
+                unique_id=uid,
+                step_class_name=row.step_class_name,
+                step_name=row.name,
+                dependencies=frozenset(row.dependencies),
+                cacheable=row.cacheable,
+            )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (PlanLoader, (self.loader, dict(self.plan.items())))
+        return (PlanLoader, (self.step_info, dict(self.plan.items())))
 
 
 def run_from_doc(path: str | Path, doc: Mapping[str, Any], dir_name: str, loader: Any) -> Run:
     """Build a :class:`Run` from a parsed ``run.json`` (RecordError naming ``path`` if unusable).
 
-    ``loader(uid, plan_row)`` gives the StepInfo of a target when ``Run.steps`` is first read.
+    ``loader(uid)`` (the workspace's ``step_info``) gives a target's StepInfo when ``Run.steps``
+    is first read.
     A run recorded as RUNNING whose owner is verifiably dead is reported CRASHED.
     """
     body = doc.get("run")
@@ -397,14 +410,32 @@ def read_run(layout: Layout, name: str, loader: Any) -> Run:
 def read_runs(layout: Layout, names: Iterable[str], loader: Any) -> dict[str, Run]:
     """Read several runs; broken ones are skipped with a warning naming the path."""
     out: dict[str, Run] = {}
-    for name in names:
-        try:
-            out[name] = read_run(layout, name, loader)
-        except FileNotFoundError:
-            continue  # removed since it was listed
-        except RecordError as e:
-            logger.warning("skipping run %r: %s", name, e)
+    with _gc_paused():
+        for name in names:
+            try:
+                out[name] = read_run(layout, name, loader)
+            except FileNotFoundError:
+                continue  # removed since it was listed
+            except RecordError as e:
+                logger.warning("skipping run %r: %s", name, e)
     return out
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small acyclic objects.
+
+    Decoding thousands of records allocates enough containers to trigger repeated full
+    collections over a growing heap (about a third of a 10,000-run listing); nothing built
+    here forms cycles, so the collector has nothing to find meanwhile.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class RunsMixin:
@@ -415,20 +446,6 @@ class RunsMixin:
     layout: Layout
     _writable: Any
     step_info: Any
-
-    def _target_info(self, uid: str, row: RunStep | None) -> StepInfo:
-        try:
-            return self.step_info(uid)
-        except KeyError:
-            if row is None:
-                raise
-            return StepInfo(
-                unique_id=uid,
-                step_class_name=row.step_class_name,
-                step_name=row.name,
-                dependencies=frozenset(row.dependencies),
-                cacheable=row.cacheable,
-            )
 
     def _ensure_record(self, step: Step) -> None:
         """Write an INCOMPLETE record for a step never seen, never replacing an existing one."""
@@ -474,7 +491,7 @@ class RunsMixin:
         ids = {n: s.unique_id for n, s in by_name.items()}
         run = Run(
             name=name or "",
-            steps=LazyStepInfos(ids, PlanLoader(self._target_info, plan)),
+            steps=LazyStepInfos(ids, PlanLoader(self.step_info, plan)),
             start_date=utc_now(),
             plan=plan,
         )
@@ -496,21 +513,18 @@ class RunsMixin:
             point_latest(self.layout, run.name)
         return run
 
-    def _loader(self, uid: str, row: RunStep | None) -> StepInfo:
-        return self._target_info(uid, row)
-
     def registered_run(self, name: str) -> Run:
         """The run called ``name`` (KeyError if none; RecordError if its record is damaged)."""
         if not isinstance(name, str) or not is_component(name) or name.startswith("."):
             raise KeyError(f"no run {name!r} in workspace {self.dir}")
         try:
-            return read_run(self.layout, name, self._loader)
+            return read_run(self.layout, name, self.step_info)
         except FileNotFoundError:
             raise KeyError(f"no run {name!r} in workspace {self.dir}") from None
 
     def registered_runs(self) -> dict[str, Run]:
         """All runs; damaged run records are skipped with a warning naming their path."""
-        return read_runs(self.layout, sorted(run_names(self.layout)), self._loader)
+        return read_runs(self.layout, sorted(run_names(self.layout)), self.step_info)
 
     def search_registered_runs(
         self,
@@ -525,8 +539,8 @@ class RunsMixin:
         names = run_names(self.layout, match)
         if sort_by == RunSort.NAME:
             names.sort(reverse=sort_descending)
-            return list(read_runs(self.layout, names[start:stop], self._loader).values())
-        runs = list(read_runs(self.layout, names, self._loader).values())
+            return list(read_runs(self.layout, names[start:stop], self.step_info).values())
+        runs = list(read_runs(self.layout, names, self.step_info).values())
         runs.sort(key=lambda r: (r.start_date, r.name), reverse=sort_descending)
         return runs[start:stop]
 
