@@ -282,3 +282,13 @@ def test_out_of_range_offsets(log_path: Path) -> None:
         assert log.lines_after(log.size + 100, 1) == []
         assert log.search("line 0", -5).offset == 0
         assert log.search("line 99", log.size + 100, backwards=True).text == "line 99"
+
+
+def test_non_utf8_file_name(tmp_path: Path) -> None:
+    path = tmp_path / os.fsdecode(b"step-\xff\xfe.log")
+    path.write_bytes(b"ok \xff\n")
+    with LogFile(path) as log:
+        assert texts(log.tail(5)) == ["ok \ufffd"]
+    with pytest.raises(LogFileError) as missing:
+        LogFile(tmp_path / os.fsdecode(b"gone-\xff.log")).open()
+    assert os.fsencode(missing.value.path).endswith(b"gone-\xff.log")
