@@ -147,7 +147,7 @@ class _Execution:
               state: StepState | None = None, error: str | None = None) -> None:
         try:
             info = self.ws.step_info(self.steps[uid])
-        except Exception as e:  # a damaged record must not stop the run's bookkeeping
+        except Exception as e:  # noqa: BLE001 -- a damaged record must not stop the bookkeeping
             logger.warning("cannot read the record of step %s: %s", uid, e)
             info = None
         with self.recorder.lock:
@@ -240,7 +240,7 @@ class _Execution:
             error = None
             try:
                 runner.result(self.steps[uid])
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 -- a step's failure is recorded, not raised
                 error = f"{type(e).__name__}: {e}"
             self._after(uid, runner.started, runner.failed, error)
 
@@ -301,7 +301,7 @@ def _worker(url: str, run_name: str, step: Step, conn: multiprocessing.connectio
         try:
             runner.result(step)
             conn.send((runner.started, runner.failed, None))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 -- reported to the parent
             conn.send((runner.started, runner.failed, f"{type(e).__name__}: {e}"))
     finally:
         conn.close()

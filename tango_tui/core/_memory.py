@@ -11,6 +11,7 @@ import secrets
 import threading
 import traceback
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import ParseResult
 
@@ -20,7 +21,7 @@ from ._cache import MemoryStepCache, materialise
 from ._environment import collect_environment, collect_platform
 from ._errors import InvalidNameError, RunExistsError, StepStateError, WorkspaceError
 from ._liveness import current_owner
-from ._model import Progress, Run, RunStatus, RunStep, StepInfo, StepState, utc_now
+from ._model import Owner, Progress, Run, RunStatus, RunStep, StepInfo, StepState, utc_now
 from ._names import validate_run_name
 from ._workspace import StepInfoSort, Workspace
 
@@ -55,15 +56,15 @@ def _plan_rows(named: dict[str, Step]) -> dict[str, RunStep]:
 
 
 class _RunRecord:
-    __slots__ = ("name", "targets", "start_date", "end_date", "status", "owner", "plan")
+    __slots__ = ("end_date", "name", "owner", "plan", "start_date", "status", "targets")
 
     def __init__(self, name: str, targets: dict[str, str], plan: dict[str, RunStep]):
         self.name = name
         self.targets = targets
         self.start_date = utc_now()
-        self.end_date = None
+        self.end_date: datetime | None = None
         self.status = RunStatus.INCOMPLETE
-        self.owner = None
+        self.owner: Owner | None = None
         self.plan = plan
 
 

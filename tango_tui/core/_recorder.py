@@ -56,7 +56,7 @@ class RunRecorder:
                     continue
                 try:
                     self.flush()
-                except Exception as e:  # keep running; the final write will report for real
+                except Exception as e:  # noqa: BLE001 -- keep running; the final write will report for real
                     logger.warning("could not update the record of run %r: %s", self.run.name, e)
 
     def start(self) -> None:

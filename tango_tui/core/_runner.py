@@ -128,7 +128,7 @@ class StepRunner:
                 step._flush_progress()
             except BaseException as e:
                 self.failed = self.failed or uid
-                logger.error("Step %r (%s) failed: %s: %s", step.name, uid, type(e).__name__, e, exc_info=True)
+                logger.exception("Step %r (%s) failed", step.name, uid)
                 ws.step_failed(step, e)
                 raise
             finally:

@@ -45,7 +45,7 @@ def default_workspace() -> Workspace:
 class _ProgressState:
     """Bookkeeping of one execution's progress reports (rate limit and smoothed rate)."""
 
-    __slots__ = ("started", "last_report", "last_done", "rate", "pending")
+    __slots__ = ("last_done", "last_report", "pending", "rate", "started")
 
     def __init__(self) -> None:
         self.started = utc_now()
@@ -305,9 +305,7 @@ class Step(ABC):
             except TypeError:
                 total = None
         self.progress(0, total, desc=desc, unit=unit)
-        done = 0
-        for item in iterable:
+        for done, item in enumerate(iterable, 1):
             yield item
-            done += 1
             self.progress(done, total, desc=desc, unit=unit)
         self._flush_progress()

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,9 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
-from core_steps import Add, Boom, Fresh, WaitForWaiters, lines  # noqa: E402
+from core_steps import Add, Boom, Fresh, WaitForWaiters, lines
 
-from tango_tui import (  # noqa: E402
+from tango_tui import (
     LocalStepCache,
     LocalWorkspace,
     MemoryStepCache,
@@ -37,7 +37,7 @@ from tango_tui import (  # noqa: E402
     Workspace,
     run_steps,
 )
-from tango_tui.core import RunExistsError, RunSort, RunStatus, StepInfoSort  # noqa: E402
+from tango_tui.core import RunExistsError, RunSort, RunStatus, StepInfoSort
 
 
 @pytest.fixture(params=["memory", "local"])
@@ -208,7 +208,7 @@ def test_step_info_fields_state_duration_and_json(ws: Workspace) -> None:
     assert info.metadata == {"k": "v"}
     assert info.platform is not None and info.platform.host and info.platform.user
     assert info.environment is not None and info.environment.python and info.environment.command
-    assert info.start_time.tzinfo is timezone.utc or info.start_time.utcoffset() == timedelta(0)
+    assert info.start_time.tzinfo is UTC or info.start_time.utcoffset() == timedelta(0)
     assert info.duration is not None and info.duration >= timedelta(0)
     assert info.state is StepState.COMPLETED
     assert StepInfo.from_json_dict(info.to_json_dict()) == info

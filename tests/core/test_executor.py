@@ -13,10 +13,10 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from core_steps import Add, Boom, Die, Fresh, Gate, Interrupt, lines  # noqa: E402
+from core_steps import Add, Boom, Die, Fresh, Gate, Interrupt, lines
 
-from tango_tui import LocalWorkspace, MemoryWorkspace, Run, Step, Workspace, run_steps  # noqa: E402
-from tango_tui.core import RunStatus, StepReason, StepState  # noqa: E402
+from tango_tui import LocalWorkspace, MemoryWorkspace, Run, Step, Workspace, run_steps
+from tango_tui.core import RunStatus, StepReason, StepState
 
 try:
     import tango_tui.core._local  # noqa: F401

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import pickle
 import sys
+import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from core_steps import Add, Gate, lines, wait_for  # noqa: E402
+from core_steps import Add, Gate, lines, wait_for
 
-from tango_tui.core import InvalidNameError, RunStatus, StepReason, StepState  # noqa: E402
-from tango_tui.core._cache import MemoryStepCache, decode_result, encode_result  # noqa: E402
-from tango_tui.core._memory import MemoryWorkspace  # noqa: E402
-from tango_tui.core._model import utc_now  # noqa: E402
+from tango_tui.core import InvalidNameError, RunStatus, StepReason, StepState
+from tango_tui.core._cache import MemoryStepCache, decode_result, encode_result
+from tango_tui.core._memory import MemoryWorkspace
+from tango_tui.core._model import utc_now
 
 
 def test_threads_calling_result_run_the_body_once(tmp_path: Path) -> None:
@@ -152,7 +152,20 @@ def test_json_able_values_are_stored_as_json(value) -> None:
 def test_every_value_round_trips_exactly(value) -> None:
     fmt, data = encode_result(value)
     back = decode_result(fmt, data)
-    assert pickle.dumps(back) == pickle.dumps(value)  # same types and values (NaN included)
+    assert same(back, value)
+
+
+def same(a: object, b: object) -> bool:
+    """Equal with identical types all the way down (NaN equals NaN)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)  # type: ignore[arg-type]
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))  # type: ignore[arg-type]
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)  # type: ignore[index]
+    return a == b
 
 
 def test_codec_choices() -> None:

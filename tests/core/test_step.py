@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
-from core_steps import Add, Count, Fresh, Versioned, append_line, lines  # noqa: E402
+from core_steps import Add, Count, Fresh, Versioned, append_line, lines
 
-from tango_tui.core._hashing import canonical_bytes  # noqa: E402
-from tango_tui.core._memory import MemoryWorkspace  # noqa: E402
-from tango_tui.core._model import StepState  # noqa: E402
-from tango_tui.core._step import Step  # noqa: E402
+from tango_tui.core._hashing import canonical_bytes
+from tango_tui.core._memory import MemoryWorkspace
+from tango_tui.core._model import StepState
+from tango_tui.core._step import Step
 
 # Values whose canonical encoding must not depend on the process: sets and dicts iterate in hash
 # order, which PYTHONHASHSEED changes for strings and bytes.
