@@ -166,6 +166,7 @@ class WorkspaceWatcher:
         self._watches: dict[tuple[str, bool], ObservedWatch] = {}
         self._snapshot: LightSnapshot | None = None
         self._root_present = False
+        self._ours = False  # a tango-tui workspace (its marker exists), checked at each re-arm
         self._stopped = False
 
     # ----- public API --------------------------------------------------------------------
@@ -298,9 +299,12 @@ class WorkspaceWatcher:
                 return True
             return False
         if top == "runs":
-            batch.runs.add(parts[1])
             if len(parts) >= 4 and parts[2] == "steps":
                 batch.steps.add(parts[3])
+            # A growing log does not change a tango-tui run's row (run.json does), so it is not
+            # a run change; in a Tango 1.x run, out.log's markers are where the status comes from.
+            if not (self._ours and parts[-1].endswith(".log") and not structural):
+                batch.runs.add(parts[1])
             return structural
         if top == "cache":
             batch.steps.add(parts[1])
@@ -356,6 +360,7 @@ class WorkspaceWatcher:
         if observer is None or self._stopped:
             return batch
         present = self.root.is_dir()
+        self._ours = (self.root / "tango-tui.json").exists()
         if present != self._root_present:
             self._root_present = present
             batch.rescan = True

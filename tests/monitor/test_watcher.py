@@ -115,6 +115,18 @@ def test_watched_step_record_and_log(tmp_path: Path, watch, poll) -> None:
     col.wait(lambda b: log in b.files, "log rotated")
 
 
+def test_run_log_growth_is_not_a_run_change_in_our_workspaces(tmp_path: Path, watch) -> None:
+    wf.init(tmp_path)
+    wf.write_run(tmp_path, "r1", [wf.row("A-1")])
+    log = wf.touch_log(tmp_path, "runs/r1/out.log")
+    w, col = watch(tmp_path)
+    w.watch_file(log)
+    with open(log, "a") as f:
+        f.write("hello\n")
+    batch = col.wait(lambda b: log in b.files, "the run log's growth")
+    assert "r1" not in batch.runs
+
+
 def test_no_recursive_watch_on_cache(tmp_path: Path, watch) -> None:
     wf.init(tmp_path)
     (tmp_path / "cache" / "S-1" / "result" / "deep").mkdir(parents=True)
@@ -129,8 +141,9 @@ def test_no_recursive_watch_on_cache(tmp_path: Path, watch) -> None:
 
 
 def test_debounce_collapses_a_burst(tmp_path: Path, watch) -> None:
-    wf.init(tmp_path)
-    wf.write_run(tmp_path, "r1", [wf.row("A-1")])
+    # A Tango 1.x workspace: there a run's out.log is part of its state, so writes are run changes.
+    (tmp_path / "settings.json").write_text('{"version": 2}')
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
     _w, col = watch(tmp_path, debounce=0.2)
     with open(tmp_path / "runs" / "r1" / "out.log", "a", buffering=1) as f:
         f.writelines(f"line {i}\n" for i in range(200))
