@@ -9,6 +9,15 @@ The layout is documented in :mod:`tango_tui.core._format`. The rules that make i
 * a result is published (``result.json``) before the COMPLETED record, never after;
 * ``read_only=True`` writes nothing at all: every mutating method raises :class:`WorkspaceError`.
 
+Liveness: a RUNNING record is shown CRASHED (``StepInfo.crashed`` says why) when its owner is on
+this host and its pid is gone (or recycled, or the machine rebooted), when its owner is alive
+here but no longer holds the step's lock (an abandoned attempt), or when its owner is on another
+host and nobody holds the lock (NFS clusters).
+
+Opening: a missing directory is created (refused in read-only mode); a directory holding files
+but no ``tango-tui.json`` is refused as "not a tango-tui workspace" (a Tango 1.x workspace is read
+by :mod:`tango_tui.core.tango1`, not here); an empty directory is fine.
+
 URL: ``local:///abs/path`` (``local://rel/path`` is relative to the current directory, as Tango
 reads it; a plain path works too). ``?read_only=true`` opens read-only. In the URL ``%``, ``?``
 and ``#`` of the path are percent-encoded; nothing else is.
@@ -228,8 +237,10 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             KeyError: For an unknown unique id (a Step never seen gives a fresh INCOMPLETE record).
             RecordError: If the record exists but is damaged.
         """
-        step = None if isinstance(step_or_unique_id, str) else step_or_unique_id
-        uid = step_or_unique_id if step is None else step_uid(step)
+        if isinstance(step_or_unique_id, str):
+            step, uid = None, step_or_unique_id
+        else:
+            step, uid = step_or_unique_id, step_uid(step_or_unique_id)
         if not is_component(uid):
             raise KeyError(f"not a valid step unique id: {uid!r}")
         try:
