@@ -221,3 +221,55 @@ def test_parallel_failure_and_dead_worker(tmp_path: Path) -> None:
     assert r["after_die"] == (StepState.INCOMPLETE, StepReason.DEPENDENCY_FAILED, die.unique_id)
     # The dead attempt is seen as crashed and can run again (here it dies again, just as dead).
     assert ws.step_info(die).state is StepState.CRASHED
+
+
+# ----- waiting on another process's step -----------------------------------------------------
+HOLDER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from core_steps import Gate
+from tango_tui import LocalWorkspace
+Gate(value=5, log=sys.argv[3], until=sys.argv[4]).result(LocalWorkspace(sys.argv[2]))
+"""
+
+
+@needs_local
+def test_waiter_takes_over_a_step_whose_process_was_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+    import subprocess
+    import threading
+    import types
+
+    from core_steps import wait_for
+
+    import tango_tui.core._runner as runner_module
+
+    root, log, release = tmp_path / "ws", str(tmp_path / "log"), str(tmp_path / "release")
+    ws = LocalWorkspace(root)
+    step = Gate(value=5, log=log, until=release)
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent.parent)}
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(HERE), str(root), log, release], env=env)
+    try:
+        assert wait_for(lambda: len(lines(log)) == 1)  # the other process is inside the body
+        polls: list[float] = []
+        real_sleep = time.sleep
+        monkeypatch.setattr(runner_module, "time", types.SimpleNamespace(
+            sleep=lambda s: (polls.append(s), real_sleep(s))))
+        out: list[Any] = []
+        waiter = threading.Thread(target=lambda: out.append(step.result(ws)))
+        waiter.start()
+        assert wait_for(lambda: len(polls) >= 2)  # waiting on the RUNNING step, not running it
+        assert len(lines(log)) == 1
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(30)
+        Path(release).touch()
+        waiter.join(30)
+        assert not waiter.is_alive() and out == [5]
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert len(lines(log)) == 2  # the killed attempt, then ours
+    info = ws.step_info(step)
+    assert info.state is StepState.COMPLETED and info.attempt == 2
+    assert max(polls) <= 0.2  # the backoff is capped
