@@ -23,7 +23,7 @@ from ._errors import InvalidNameError, RunExistsError, StepStateError, Workspace
 from ._liveness import current_owner
 from ._model import Owner, Progress, Run, RunStatus, RunStep, StepInfo, StepState, utc_now
 from ._names import validate_run_name
-from ._workspace import StepInfoSort, Workspace
+from ._workspace import RunSort, StepInfoSort, Workspace
 
 if TYPE_CHECKING:
     from ._step import Step
@@ -283,6 +283,27 @@ class MemoryWorkspace(Workspace):
         """All runs by name."""
         with self._lock:
             return {name: self._to_run(r) for name, r in self._runs.items()}
+
+    def search_registered_runs(
+        self,
+        *,
+        sort_by: RunSort | None = None,
+        sort_descending: bool = True,
+        match: str | None = None,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> list[Run]:
+        """Runs whose name contains ``match``, sorted and sliced before any Run is built."""
+        with self._lock:
+            records = list(self._runs.values())
+            if match:
+                needle = match.lower()
+                records = [r for r in records if needle in r.name.lower()]
+            if sort_by == RunSort.NAME:
+                records.sort(key=lambda r: r.name, reverse=sort_descending)
+            else:
+                records.sort(key=lambda r: (r.start_date, r.name), reverse=sort_descending)
+            return [self._to_run(r) for r in records[start:stop]]
 
     def num_registered_runs(self, *, match: str | None = None) -> int:
         """How many runs match (no records are built)."""
