@@ -273,12 +273,30 @@ class WorkspaceWatcher:
             paths.append(os.fsdecode(dest))
         with self._lock:
             files = set(self._files)
+        if event.is_directory and event.event_type in ("deleted", "moved"):
+            # A watched directory that went away: inotify dropped its watch, so forget ours and
+            # let the re-arm below watch it afresh if it comes back (even under the same name).
+            resync |= self._forget_watches(paths[0])
         for raw in paths:
             path = Path(raw)
             if path in files:
                 batch.files.add(path)
             resync |= self._map_path(path, event, batch)
         return resync
+
+    def _forget_watches(self, directory: str) -> bool:
+        forgot = False
+        for key in [
+            k for k in self._watches if k[0] == directory or k[0].startswith(directory + os.sep)
+        ]:
+            watch = self._watches.pop(key)
+            forgot = True
+            if self._observer is not None:
+                try:
+                    self._observer.unschedule(watch)
+                except (KeyError, OSError):
+                    pass
+        return forgot
 
     def _map_path(self, path: Path, event: FileSystemEvent, batch: ChangeBatch) -> bool:
         if path == self.root or path in self.root.parents:

@@ -177,6 +177,22 @@ def test_root_created_late_then_deleted_then_recreated(tmp_path: Path, watch) ->
     col.wait(lambda b: "r2" in b.runs or b.rescan, "the root re-armed")
 
 
+def test_step_dir_deleted_and_recreated_is_watched_again(tmp_path: Path, watch) -> None:
+    wf.init(tmp_path)
+    info = wf.running_info("S-1", wf.DEAD_OWNER)
+    wf.write_step(tmp_path, info)
+    w, col = watch(tmp_path, reconcile_interval=60)
+    w.watch_steps(["S-1"])
+    wait_armed(w, (str(tmp_path / "cache" / "S-1"), False))
+    shutil.rmtree(tmp_path / "cache" / "S-1")
+    wf.write_step(tmp_path, info)  # recreated at once, before any re-arm could run
+    col.wait(lambda b: "S-1" in b.steps, "the step's directory events")
+    wait_armed(w, (str(tmp_path / "cache" / "S-1"), False))
+    col.mark()
+    wf.write_step(tmp_path, info)
+    col.wait(lambda b: "S-1" in b.steps, "a record change in the recreated directory")
+
+
 def test_reconcile_catches_what_no_event_reported(tmp_path: Path, watch) -> None:
     # A polling observer that never polls in time: only the reconcile can see the change.
     wf.init(tmp_path)
