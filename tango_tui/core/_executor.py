@@ -230,11 +230,11 @@ class _Execution:
     def _sequential(self) -> None:
         runner = StepRunner(self.ws, self.run.name, on_start=self._on_start)
         for uid in self.tasks:
+            if self._cached_now(uid):  # a cached result needs none of its dependencies
+                continue
             root = self._blocker(uid)
             if root is not None:
                 self._block(uid, root)
-                continue
-            if self._cached_now(uid):
                 continue
             runner.started, runner.failed = [], None
             error = None
@@ -251,7 +251,9 @@ class _Execution:
             row = run.plan[uid]
             if row.state is StepState.RUNNING or (interrupted and row.reason is StepReason.RAN):
                 self._mark(uid, StepReason.RAN)  # the record now says how the attempt ended
-            if row.reason is not StepReason.PENDING:
+        # Dependents first, so a chain of unneeded uncacheable steps is seen as such.
+        for uid in reversed(self.order):
+            if run.plan[uid].reason is not StepReason.PENDING:
                 continue
             root = None if interrupted else self._dep_failure(uid)
             if root is not None:
@@ -324,7 +326,8 @@ class _Parallel:
                     root = ex._blocker(uid)
                     if root is not None:
                         pending.remove(uid)
-                        ex._block(uid, root)
+                        if not ex._cached_now(uid):
+                            ex._block(uid, root)
                     elif all(ex.outcome.get(d) == "ok" for d in ex.task_deps[uid]):
                         if ex._cached_now(uid):
                             pending.remove(uid)

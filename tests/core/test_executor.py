@@ -273,3 +273,15 @@ def test_waiter_takes_over_a_step_whose_process_was_killed(tmp_path: Path, monke
     info = ws.step_info(step)
     assert info.state is StepState.COMPLETED and info.attempt == 2
     assert max(polls) <= 0.2  # the backoff is capped
+
+
+def test_chain_of_uncacheable_dependencies_not_needed_when_cached(ws: Workspace, tmp_path: Path) -> None:
+    log = str(tmp_path / "log")
+    inner = Fresh(value=1, log=log, step_name="inner")
+    outer = Fresh(value=inner, log=log, step_name="outer")
+    targets = {"top": Add(a=outer, b=1)}
+    assert run_steps(ws, targets).status is RunStatus.COMPLETED
+    assert [line.split()[0] for line in lines(log)] == ["inner", "outer"]
+    again = run_steps(ws, targets)
+    assert len(lines(log)) == 2
+    assert rows(again)["inner"][1] is rows(again)["outer"][1] is StepReason.CACHED
