@@ -380,10 +380,10 @@ def run_names(layout: Layout, match: str | None = None) -> list[str]:
     return names
 
 
-def read_run(layout: Layout, name: str, loader: Any) -> Run:
+def read_run(layout: Layout, name: str, loader: Any, runs_dir: str | None = None) -> Run:
     """Read one run record (FileNotFoundError if the run does not exist; RecordError if broken)."""
     # Plain strings, not Path objects: this runs once per run in a listing of thousands.
-    run_dir = os.path.join(layout.runs_dir, name)
+    run_dir = os.path.join(runs_dir or str(layout.runs_dir), name)
     path = os.path.join(run_dir, RUN_RECORD)
     try:
         with open(path, "rb") as f:
@@ -410,10 +410,11 @@ def read_run(layout: Layout, name: str, loader: Any) -> Run:
 def read_runs(layout: Layout, names: Iterable[str], loader: Any) -> dict[str, Run]:
     """Read several runs; broken ones are skipped with a warning naming the path."""
     out: dict[str, Run] = {}
+    runs_dir = str(layout.runs_dir)
     with _gc_paused():
         for name in names:
             try:
-                out[name] = read_run(layout, name, loader)
+                out[name] = read_run(layout, name, loader, runs_dir)
             except FileNotFoundError:
                 continue  # removed since it was listed
             except RecordError as e:
