@@ -572,3 +572,28 @@ def test_odd_entries_in_runs_and_cache(
     for name in ("dangling", "loop", "loop-a", "loop-b", "bad-"):
         assert str(runs / name) in text, name
     assert "a-file" in text
+
+
+def test_local_step_cache_mapping_api(ws: LocalWorkspace) -> None:
+    cache = ws.step_cache
+    a, b = Echo(value="a"), Echo(value=(1, 2))
+    assert len(cache) == 0 and a not in cache
+    cache[a] = "a"
+    cache[b] = (1, 2)  # not JSON-exact: stored as a pickle, read back as a tuple
+    assert len(cache) == 2
+    assert cache[b] == (1, 2) and type(cache[b]) is tuple
+    assert (cache.path_for_step(b) / "result" / "data.pkl").is_file()
+    info = a.make_step_info()
+    assert info in cache and cache[info] == "a"
+    info.cacheable = False
+    assert info not in cache  # an uncacheable record never has a cached result
+    cache[a] = "replaced"
+    assert cache[a] == "replaced"
+    del cache[a]
+    assert a not in cache and len(cache) == 1
+    with pytest.raises(KeyError):
+        del cache[a]
+    with pytest.raises(KeyError):
+        cache[a]
+    assert cache.path_for_step(a) == ws.dir / "cache" / a.unique_id
+    assert not [p for p in ws.dir.rglob(".tmp-*")]
