@@ -292,8 +292,13 @@ def plan_for(targets: Mapping[str, Step]) -> dict[str, RunStep]:
     }
 
 
-def targets_by_name(targets: Iterable[Step]) -> dict[str, Step]:
-    """``{step name: step}``; two different steps under one name are refused."""
+def targets_by_name(targets: Iterable[Step] | Mapping[str, Step]) -> dict[str, Step]:
+    """``{step name: step}``; two different steps under one name are refused.
+
+    A mapping's keys are the names (as ``run_steps`` takes them); otherwise each step's ``name``.
+    """
+    if isinstance(targets, Mapping):
+        return {str(name): step for name, step in targets.items()}
     out: dict[str, Step] = {}
     for step in targets:
         other = out.get(step.name)
@@ -465,7 +470,9 @@ class RunsMixin:
         finally:
             os.unlink(tmp)
 
-    def register_run(self, targets: Iterable[Step], name: str | None = None) -> Run:
+    def register_run(
+        self, targets: Iterable[Step] | Mapping[str, Step], name: str | None = None
+    ) -> Run:
         """Register a run of ``targets`` under ``name`` (a readable one is invented if None).
 
         Creates ``runs/<name>/`` whole (record, one relative link per target), an INCOMPLETE

@@ -597,3 +597,11 @@ def test_local_step_cache_mapping_api(ws: LocalWorkspace) -> None:
         cache[a]
     assert cache.path_for_step(a) == ws.dir / "cache" / a.unique_id
     assert not [p for p in ws.dir.rglob(".tmp-*")]
+
+
+def test_register_run_takes_a_mapping_of_names(ws: LocalWorkspace) -> None:
+    a = Echo(value=1)
+    run = ws.register_run({"first": a, "again": a}, name="m")
+    assert sorted(run.steps) == ["again", "first"]
+    assert sorted(os.listdir(ws.dir / "runs" / "m")) == ["again", "first", "run.json"]
+    assert ws.registered_run("m").steps["first"].unique_id == a.unique_id
