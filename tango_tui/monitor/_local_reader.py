@@ -299,10 +299,12 @@ class LocalReader:
         if not rel:
             return None
         try:
-            return self.layout.resolve(rel)
+            self.layout.resolve(rel)  # refuses a path that escapes the workspace
         except RecordError as e:
             self.problems.append(SourceProblem(e.path, e.problem))
             return None
+        # Spelled under the root as given (not resolved), like the paths the watcher reports.
+        return Path(os.path.normpath(os.path.join(self.root, rel)))
 
     def run_detail(self, name: str) -> RunDetail:
         """All steps of run ``name`` in dependency order.

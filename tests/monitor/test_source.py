@@ -213,7 +213,7 @@ def test_run_detail_order_reasons_and_finished_rows(tmp_path: Path) -> None:
     )
     assert by["Load-1"].reason == StepReason.CACHED
     assert by["Prep-2"].error == "ValueError: bad"
-    assert by["Prep-2"].log_path == (tmp_path / "cache/Prep-2/logs/001.log").resolve()
+    assert by["Prep-2"].log_path == tmp_path / "cache/Prep-2/logs/001.log"
     assert detail.run.status == RunStatus.FAILED
     with pytest.raises(KeyError):
         open_source(tmp_path).run_detail("nope")
