@@ -37,8 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import ParseResult, parse_qs
 
-import filelock
-
+from . import _step_locks as step_locks
 from ._environment import collect_environment, collect_platform
 from ._errors import RecordError, StepStateError, WorkspaceError
 from ._format import (
@@ -52,12 +51,13 @@ from ._format import (
     read_record,
     write_record,
 )
-from ._liveness import current_owner, hostname, lock_is_held, owner_is_alive
+from ._liveness import current_owner
 from ._local_cache import LocalStepCache
 from ._local_output import OutputMixin
-from ._local_runs import RunsMixin, list_dir_names
+from ._local_runs import RunsMixin
 from ._model import StepInfo, StepState, dt_to_json, utc_now
 from ._names import is_component, step_uid
+from ._run_records import list_dir_names
 from ._workspace import StepInfoSort, Workspace
 
 if TYPE_CHECKING:
@@ -66,18 +66,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Step locks held by this process: realpath of lock file -> (pid, lock). Module-level so that two
-# LocalWorkspace objects on one directory agree; the pid guards against entries inherited by fork.
 _URL_ESCAPES = re.compile(r"%(25|3[Ff]|23)")  # the only escapes ``url`` makes: % ? #
-
-_HELD: dict[str, tuple[int, filelock.UnixFileLock]] = {}
-
-
-def _held(key: str) -> filelock.UnixFileLock | None:
-    entry = _HELD.get(key)
-    if entry is None or entry[0] != os.getpid():
-        return None
-    return entry[1]
 
 
 def _open_local(path: str, read_only: bool) -> LocalWorkspace:
@@ -190,9 +179,6 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         return self._cache
 
     # ----- step records -------------------------------------------------------------------
-    def _lock_key(self, uid: str) -> str:
-        return os.path.realpath(self.layout.step_lock(uid))
-
     def _read_info(self, uid: str) -> StepInfo:
         """The stored record, without liveness (FileNotFoundError if absent)."""
         # A string path: this runs once per step in listings of thousands.
@@ -215,19 +201,7 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         )
 
     def _apply_liveness(self, info: StepInfo) -> StepInfo:
-        if info.state is not StepState.RUNNING:
-            return info
-        lock = self.layout.step_lock(info.unique_id)
-        owner = info.owner
-        alive = owner_is_alive(owner, lock)
-        who = f"pid {owner.pid} on host {owner.host}" if owner else "an unrecorded process"
-        if alive is False:
-            info.crashed = f"the process that ran it ({who}) is gone"
-        elif (
-            alive and owner is not None and owner.host == hostname() and lock_is_held(lock) is False
-        ):
-            # The owner lives on but gave up the step's lock: the attempt was abandoned.
-            info.crashed = f"its process ({who}) no longer holds the step lock {lock}"
+        info.crashed = step_locks.crashed_reason(info, self.layout.step_lock(info.unique_id))
         return info
 
     def step_info(self, step_or_unique_id: Step | str) -> StepInfo:
@@ -260,28 +234,18 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         """
         self._writable("start a step")
         uid = step_uid(step)
-        key = self._lock_key(uid)
-        if _held(key) is not None:
+        lock_path = self.layout.step_lock(uid)
+        if step_locks.holds(lock_path):
             raise StepStateError(step, StepState.RUNNING, "it is already running in this process")
         self.layout.step_dir(uid).mkdir(parents=True, exist_ok=True)
-        lock = filelock.UnixFileLock(
-            self.layout.step_lock(uid),
-            timeout=0,
-            thread_local=False,
-            fallback_to_soft=False,
-            preserve_lock_file=True,
-        )
-        try:
-            lock.acquire(timeout=0, blocking=False)
-        except filelock.Timeout:
+        lock = step_locks.try_acquire(lock_path)
+        if lock is None:
             who = ""
             with contextlib.suppress(OSError, RecordError):
                 owner = self._read_info(uid).owner
                 if owner is not None:
                     who = f" (pid {owner.pid} on host {owner.host})"
-            raise StepStateError(
-                step, StepState.RUNNING, f"another process is running it{who}"
-            ) from None
+            raise StepStateError(step, StepState.RUNNING, f"another process is running it{who}")
         try:
             previous = self._previous_attempt(uid)
             if previous is not None and previous.state is StepState.COMPLETED:
@@ -304,7 +268,7 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             lock.release()
             raise
         self._failed_in_finish.pop(uid, None)
-        _HELD[key] = (os.getpid(), lock)
+        step_locks.remember(lock_path, lock)
 
     def _previous_attempt(self, uid: str) -> StepInfo | None:
         # Called with the lock held: whatever the record says, nobody else is executing the step.
@@ -318,19 +282,15 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
 
     def _holds(self, uid: str) -> bool:
         """Whether this process is executing the step (holds its lock)."""
-        return _held(self._lock_key(uid)) is not None
+        return step_locks.holds(self.layout.step_lock(uid))
 
     def _release(self, uid: str) -> None:
-        key = self._lock_key(uid)
-        entry = _HELD.pop(key, None)
-        if entry is not None and entry[0] == os.getpid():
-            with contextlib.suppress(Exception):
-                entry[1].release()
+        step_locks.release(self.layout.step_lock(uid))
 
     def _own_running_info(self, step: Step, action: str) -> StepInfo:
         """Our RUNNING record of ``step``, or StepStateError if this process is not running it."""
         uid = step_uid(step)
-        if _held(self._lock_key(uid)) is None:
+        if not self._holds(uid):
             info = self.step_info(step)
             context = f"cannot {action} a step that is not running"
             if info.state is StepState.RUNNING:
@@ -394,7 +354,7 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         """
         self._writable("fail a step")
         uid = step_uid(step)
-        if _held(self._lock_key(uid)) is None:
+        if not self._holds(uid):
             # step_finished already recorded this very failure (e.g. ENOSPC storing the result).
             already = self._failed_in_finish.get(uid)
             if already is not None and (
@@ -425,6 +385,15 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         trash = self.layout.cache_dir / f"{TMP_PREFIX}removed.{uid}.{secrets.token_hex(4)}"
         os.rename(self.layout.step_dir(uid), trash)  # disappears at once for readers
         shutil.rmtree(trash, ignore_errors=True)
+
+    def step_dir(self, step_or_unique_id: Step | str) -> Path:
+        """``cache/<uid>/``: where a step's record, result, logs and work dir live (not created)."""
+        uid = (
+            step_or_unique_id if isinstance(step_or_unique_id, str) else step_uid(step_or_unique_id)
+        )
+        if not is_component(uid):
+            raise KeyError(f"not a valid step unique id: {uid!r}")
+        return self.layout.step_dir(uid)
 
     def work_dir(self, step: Step) -> Path:
         """``cache/<uid>/work/``: persistent, so a restarted step can resume from it."""

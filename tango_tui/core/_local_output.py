@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import RecordError
 from ._format import LOGS_DIR, PROGRESS_FILE, PROGRESS_FORMAT, read_record, write_record
-from ._local_runs import list_dir_names
 from ._logs import capture_output
 from ._model import Progress
 from ._names import is_component, step_uid, validate_run_name
+from ._run_records import list_dir_names
 
 if TYPE_CHECKING:
     from ._step import Step
