@@ -15,8 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "monitor"))
 
-import wsfactory as wf  # noqa: E402
-from tango_tui.monitor.watcher import WorkspaceWatcher  # noqa: E402
+import wsfactory as wf
+
+from tango_tui.monitor.watcher import WorkspaceWatcher
 
 
 def measure(poll: float | None, n: int = 20) -> None:
@@ -24,7 +25,9 @@ def measure(poll: float | None, n: int = 20) -> None:
     wf.init(root)
     wf.write_run(root, "r", [wf.row("A-1")])
     seen = threading.Event()
-    watcher = WorkspaceWatcher(root, lambda b: seen.set() if "r" in b.runs else None, poll_interval=poll)
+    watcher = WorkspaceWatcher(
+        root, lambda b: seen.set() if "r" in b.runs else None, poll_interval=poll
+    )
     watcher.start()
     time.sleep(0.3 if poll is None else 3 * poll)  # let the observer take its first snapshot
     lat = []
@@ -39,8 +42,10 @@ def measure(poll: float | None, n: int = 20) -> None:
     watcher.stop()
     stop = time.perf_counter() - t
     name = "inotify" if poll is None else f"polling {poll}s"
-    print(f"{name:14s} seen {len(lat)}/{n}  median {statistics.median(lat) * 1000:6.1f} ms  "
-          f"max {max(lat) * 1000:6.1f} ms  stop {stop * 1000:5.1f} ms  (debounce 50 ms included)")
+    print(
+        f"{name:14s} seen {len(lat)}/{n}  median {statistics.median(lat) * 1000:6.1f} ms  "
+        f"max {max(lat) * 1000:6.1f} ms  stop {stop * 1000:5.1f} ms  (debounce 50 ms included)"
+    )
 
 
 if __name__ == "__main__":
