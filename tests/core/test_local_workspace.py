@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from pathlib import Path
@@ -605,3 +606,74 @@ def test_register_run_takes_a_mapping_of_names(ws: LocalWorkspace) -> None:
     assert sorted(run.steps) == ["again", "first"]
     assert sorted(os.listdir(ws.dir / "runs" / "m")) == ["again", "first", "run.json"]
     assert ws.registered_run("m").steps["first"].unique_id == a.unique_id
+
+
+PERMISSION_SCRIPT = textwrap.dedent(
+    """
+    import json, logging, sys
+    from tango_tui.core._errors import WorkspaceError
+    from tango_tui.core._local import LocalWorkspace
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    ws = LocalWorkspace({root!r}, read_only=True)
+    out = {{"runs": sorted(ws.registered_runs())}}
+    try:
+        ws.registered_run("locked")
+    except Exception as e:
+        out["locked"] = [type(e).__name__, str(e)]
+    try:
+        ws.step_info({uid!r})
+    except Exception as e:
+        out["step"] = [type(e).__name__, str(e)]
+    print(json.dumps(out))
+    """
+)
+
+
+def test_permission_denied_records_are_reported_by_path(tmp_path: Path) -> None:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to act as an unprivileged user")
+    base = Path(tempfile.mkdtemp(prefix="coreb-perm-"))
+    try:
+        os.chmod(base, 0o755)
+        ws = LocalWorkspace(base / "ws")
+        a = Echo(value="secret", step_name="a")
+        ws.register_run([a], name="open")
+        ws.register_run([Echo(value=2, step_name="b")], name="locked")
+        for dirpath, dirnames, filenames in os.walk(base):
+            for n in dirnames:
+                os.chmod(os.path.join(dirpath, n), 0o755)
+            for n in filenames:
+                os.chmod(os.path.join(dirpath, n), 0o644)
+        os.chmod(ws.dir / "runs" / "locked" / "run.json", 0o000)
+        os.chmod(ws.dir / "cache" / a.unique_id / "step.json", 0o000)
+        before = checksums(ws.dir)
+        script = PERMISSION_SCRIPT.format(root=str(ws.dir), uid=a.unique_id)
+        proc = subprocess.run(
+            [
+                setpriv,
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-c",
+                script,
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=subprocess_env(),
+            cwd="/",
+        )
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        locked = str(ws.dir / "runs" / "locked" / "run.json")
+        assert out["runs"] == ["open"]
+        assert out["locked"][0] == "RecordError" and locked in out["locked"][1]
+        assert "permission denied" in out["locked"][1]
+        assert out["step"][0] == "RecordError" and a.unique_id in out["step"][1]
+        assert locked in proc.stderr  # the skipped run was named in a warning
+        assert checksums(ws.dir) == before
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
