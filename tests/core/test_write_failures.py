@@ -163,3 +163,16 @@ def test_a_real_full_disk(tmp_path: Path) -> None:
     assert str(root) in out["message"]
     assert out["state"] == "failed" and "No space left on device" in out["error"]
     assert out["in_cache"] is False
+
+
+def test_unpicklable_result_fails_the_step_instead_of_completing_it(tmp_path: Path) -> None:
+    ws = LocalWorkspace(tmp_path / "ws")
+    step = Echo(value="lambda")
+    ws.step_starting(step)
+    with pytest.raises(Exception) as err:
+        ws.step_finished(step, lambda: None)
+    info = ws.step_info(step)
+    assert info.state is StepState.FAILED
+    assert type(err.value).__name__ in info.error
+    assert step not in ws.step_cache
+    assert not (ws.dir / "cache" / step.unique_id / "result.json").exists()
