@@ -677,3 +677,13 @@ def test_permission_denied_records_are_reported_by_path(tmp_path: Path) -> None:
         assert checksums(ws.dir) == before
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_relative_local_urls_are_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.from_url("local://rel/ws")
+    assert isinstance(ws, LocalWorkspace) and ws.dir == tmp_path / "rel" / "ws"
+    assert Workspace.from_url("plain-dir").dir == tmp_path / "plain-dir"
+    assert Workspace.from_url(ws.url).dir == ws.dir  # url() is always absolute
