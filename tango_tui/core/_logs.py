@@ -115,6 +115,13 @@ class _Tee(io.TextIOBase):
         return self._original.fileno()
 
     @property
+    def buffer(self) -> IO[bytes]:
+        """The original stream's byte buffer (bytes written there are not captured)."""
+        if self._original is None or not hasattr(self._original, "buffer"):
+            raise AttributeError("buffer")
+        return self._original.buffer  # type: ignore[no-any-return]
+
+    @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._original, "encoding", None) or "utf-8"
 
