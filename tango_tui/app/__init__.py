@@ -16,9 +16,9 @@ def _real_watcher(root: Path, callback: Any, poll_interval: float | None) -> Any
 
 def _root_of(path: str) -> Path:
     if path.startswith("local://"):
-        path = path[len("local://"):]
+        path = path[len("local://") :]
     elif path.startswith("file://"):
-        path = path[len("file://"):]
+        path = path[len("file://") :]
     return Path(path).expanduser().resolve()
 
 

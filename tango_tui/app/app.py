@@ -6,10 +6,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from .live import ChangeInbox
 from .messages import Changes, WorkspaceChanged
@@ -35,7 +35,7 @@ class TangoTuiApp(App[None]):
     CSS_PATH = "tango_tui.tcss"
     TITLE = "tango-tui"
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", tooltip="Leave the dashboard"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Every key binding"),
     ]
@@ -71,7 +71,7 @@ class TangoTuiApp(App[None]):
                     self.root, self._inbox.deliver, self.poll_interval
                 )
                 self.watcher.start()
-            except Exception as e:  # the view still works without live updates
+            except Exception as e:  # noqa: BLE001 (shown in place; the app keeps running)  # the view still works without live updates
                 log.warning("watcher failed to start on %s: %s", self.root, e)
                 self.watch_error = f"live updates off: {e}"
                 self.watcher = None
@@ -106,7 +106,7 @@ class TangoTuiApp(App[None]):
         if self.watcher is not None:
             try:
                 self.watcher.watch_steps(set(uids))
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 (shown in place; the app keeps running)
                 log.warning("cannot watch steps: %s", e)
 
     def watch_file(self, path: Path) -> None:
@@ -114,7 +114,7 @@ class TangoTuiApp(App[None]):
         if self.watcher is not None:
             try:
                 self.watcher.watch_file(path)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 (shown in place; the app keeps running)
                 log.warning("cannot watch %s: %s", path, e)
 
     def unwatch_file(self, path: Path) -> None:
@@ -122,7 +122,7 @@ class TangoTuiApp(App[None]):
         if self.watcher is not None:
             try:
                 self.watcher.unwatch_file(path)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 (shown in place; the app keeps running)
                 log.warning("cannot unwatch %s: %s", path, e)
 
     def action_help(self) -> None:

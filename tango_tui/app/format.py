@@ -6,7 +6,7 @@ The clock is :func:`now`, a module attribute so tests can freeze it.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.text import Text
 
@@ -37,7 +37,7 @@ COUNT_ORDER = ("running", "completed", "uncacheable", "failed", "crashed", "inco
 
 def now() -> datetime:
     """The current UTC time (tests replace this to freeze ticking durations)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def state_text(state: StepState | RunStatus | str) -> Text:
@@ -133,15 +133,18 @@ def progress_text(progress: Progress | None, width: int = 12) -> Text:
     out = Text()
     fraction = progress.fraction
     if fraction is not None:
-        filled = int(round(fraction * width))
+        filled = round(fraction * width)
         out.append("━" * filled, style="dodger_blue1")
         out.append("─" * (width - filled), style="grey35")
         out.append(f" {fraction * 100:3.0f}%")
     else:
         out.append(f"{fmt_count(progress.done)} {progress.unit}")
     if progress.rate:
-        out.append(f" {fmt_count(progress.rate) if progress.rate >= 10 else f'{progress.rate:.2g}'}"
-                   f" {progress.unit}/s", style="grey70")
+        out.append(
+            f" {fmt_count(progress.rate) if progress.rate >= 10 else f'{progress.rate:.2g}'}"
+            f" {progress.unit}/s",
+            style="grey70",
+        )
     eta = progress.eta_seconds
     if eta is not None:
         out.append(f" eta {fmt_seconds(eta)}", style="grey70")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
@@ -58,9 +60,14 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss", "Close", key_display="esc",
-                tooltip="Close this help"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape,q,question_mark",
+            "dismiss",
+            "Close",
+            key_display="esc",
+            tooltip="Close this help",
+        ),
     ]
 
     def __init__(self, covered: Screen[object]) -> None:

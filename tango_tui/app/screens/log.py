@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header
 
 from ..messages import Changes
@@ -16,7 +17,11 @@ from .base import LiveScreen
 class LogScreen(LiveScreen):
     """The log at ``path``, following its tail."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", tooltip="Back to the run")]
+    AUTO_FOCUS = "LogLines"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the run")
+    ]
 
     def __init__(self, path: Path, *, title: str) -> None:
         super().__init__()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -20,16 +21,28 @@ from .base import LiveScreen
 class RunScreen(LiveScreen):
     """The steps of run ``name`` (targets and dependencies) with states, timings and reasons."""
 
-    BINDINGS = [
+    AUTO_FOCUS = "#steps-table"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", tooltip="Back to the runs"),
         Binding("enter", "open_step", "Open step", tooltip="Open the step under the cursor"),
         Binding("n", "next_failed", "Next failed", tooltip="Jump to the next failed step"),
-        Binding("N", "prev_failed", "Prev failed", show=False,
-                tooltip="Jump to the previous failed step"),
+        Binding(
+            "N",
+            "prev_failed",
+            "Prev failed",
+            show=False,
+            tooltip="Jump to the previous failed step",
+        ),
         Binding("l", "run_log", "Run log", tooltip="Show the run's out.log"),
         Binding("t", "toggle_tree", "Tree", tooltip="Show/hide the dependency tree"),
-        Binding("tab", "app.focus_next", "Table/tree", show=False,
-                tooltip="Move focus between the table and the tree"),
+        Binding(
+            "tab",
+            "app.focus_next",
+            "Table/tree",
+            show=False,
+            tooltip="Move focus between the table and the tree",
+        ),
     ]
 
     def __init__(self, name: str) -> None:
@@ -69,7 +82,12 @@ class RunScreen(LiveScreen):
 
     def apply_changes(self, changes: Changes) -> None:
         uids = set(self.table.steps)
-        if changes.rescan or changes.all_steps or self.run_name in changes.runs or uids & changes.steps:
+        if (
+            changes.rescan
+            or changes.all_steps
+            or self.run_name in changes.runs
+            or uids & changes.steps
+        ):
             self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run")
@@ -77,7 +95,7 @@ class RunScreen(LiveScreen):
         """Read the run's detail in a thread; post :class:`RunDetailLoaded`."""
         try:
             detail = self.source.run_detail(self.run_name)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 (shown in place; the app keeps running)
             self.post_message(RunDetailLoaded(self.run_name, error=str(e)))
             return
         self.post_message(RunDetailLoaded(self.run_name, data=detail))
@@ -109,7 +127,8 @@ class RunScreen(LiveScreen):
     def _show_summary(self) -> None:
         run = self.detail.run
         running = str(run.status) == "running"
-        text = fmt.state_text(run.status)
+        text = Text()
+        text.append_text(fmt.state_text(run.status))
         text.append(f"  {run.name}", style="bold")
         text.append(f"  started {fmt.fmt_datetime(run.start_date)}")
         dur = fmt.duration_text(run.start_date, run.end_date, running)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..messages import Changes, RunsLoaded
@@ -16,7 +18,9 @@ from .base import LiveScreen
 class RunsScreen(LiveScreen):
     """All runs, newest first; enter opens one."""
 
-    BINDINGS = [
+    AUTO_FOCUS = "#runs-table"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_run", "Open", tooltip="Open the run under the cursor"),
         Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter runs by name/status"),
         Binding("r", "reload", "Reload", tooltip="Read the workspace again"),
@@ -57,7 +61,7 @@ class RunsScreen(LiveScreen):
         """Read the list of runs in a thread; post :class:`RunsLoaded`."""
         try:
             rows = self.source.list_runs()
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 (shown in place; the app keeps running)
             self.post_message(RunsLoaded(None, error=f"cannot list runs: {e}"))
             return
         problems = [f"{p.path}: {p.problem}" for p in getattr(self.source, "problems", [])]

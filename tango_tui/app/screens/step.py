@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, OptionList
 from textual.widgets.option_list import Option
@@ -28,11 +28,20 @@ class StepScreen(LiveScreen):
         detail: That run's RunDetail, if known (names, this run's log path of the step).
     """
 
-    BINDINGS = [
+    AUTO_FOCUS = "LogLines"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", tooltip="Back to the run"),
-        Binding("o", "switch_log", "Step/run log", tooltip="Switch the log pane: step log / run log"),
-        Binding("tab", "app.focus_next", "Next pane", show=False,
-                tooltip="Move focus: dependencies, details, log"),
+        Binding(
+            "o", "switch_log", "Step/run log", tooltip="Switch the log pane: step log / run log"
+        ),
+        Binding(
+            "tab",
+            "app.focus_next",
+            "Next pane",
+            show=False,
+            tooltip="Move focus: dependencies, details, log",
+        ),
     ]
 
     def __init__(self, uid: str, *, run_name: str | None = None, detail: Any = None) -> None:
@@ -87,7 +96,7 @@ class StepScreen(LiveScreen):
             info = self.source.step_info(self.uid, self.run_name)
             running = str(info.state) == "running"
             progress = self.source.step_progress(self.uid, self.run_name) if running else None
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 (shown in place; the app keeps running)
             self.post_message(StepInfoLoaded(self.uid, error=f"cannot read step {self.uid}: {e}"))
             return
         self.post_message(StepInfoLoaded(self.uid, data=(info, progress, self._run_log_lines())))
@@ -99,7 +108,7 @@ class StepScreen(LiveScreen):
             return None
         try:
             lines: list[str] = self.source.workspace.step_log_lines(self.run_name, name, limit=200)
-        except Exception as e:  # the record itself is still worth showing
+        except Exception as e:  # noqa: BLE001 (shown in place; the app keeps running)  # the record itself is still worth showing
             return [f"cannot read the run log: {e}"]
         return lines
 
@@ -131,8 +140,9 @@ class StepScreen(LiveScreen):
     def _dep_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id:
-            self.app.push_screen(StepScreen(event.option.id, run_name=self.run_name,
-                                            detail=self.detail))
+            self.app.push_screen(
+                StepScreen(event.option.id, run_name=self.run_name, detail=self.detail)
+            )
 
     def _step_log_path(self) -> Path | None:
         if self._row is not None and self._row.log_path is not None:
@@ -165,5 +175,3 @@ class StepScreen(LiveScreen):
         self.showing_run_log = not self.showing_run_log
         self._show_log()
         self.notify(f"showing the {'run' if self.showing_run_log else 'step'} log", timeout=2)
-
-

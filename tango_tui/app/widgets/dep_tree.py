@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -21,7 +21,7 @@ class DepTree(Tree[str]):
     :class:`DepTree.StepChosen`.
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, tooltip="Next node"),
         Binding("k", "cursor_up", "Up", show=False, tooltip="Previous node"),
     ]
@@ -58,6 +58,10 @@ class DepTree(Tree[str]):
             for step in reversed(targets):
                 self._add(self.root, step.unique_id)
             self.root.expand()
+            if len(targets) <= 10:
+                # Few targets: show what each needs straight away.
+                for node in self.root.children:
+                    node.expand()
             return
         for uid, step in self.steps.items():
             before = old.get(uid)

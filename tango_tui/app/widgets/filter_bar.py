@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Input
 
@@ -18,7 +20,9 @@ class FilterBar(Input):
     FilterBar.-shown { display: block; }
     """
 
-    BINDINGS = [Binding("escape", "close", "Clear filter", tooltip="Clear and close the filter")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Clear filter", tooltip="Clear and close the filter")
+    ]
 
     class Updated(Message):
         """The filter text changed (``done`` is True on enter/escape)."""
@@ -30,10 +34,19 @@ class FilterBar(Input):
             self.done = done
             """Whether the user finished typing (enter or escape)."""
 
+    def on_mount(self) -> None:
+        # Hidden, it must not take the focus (a screen's auto-focus would pick it).
+        self.can_focus = False
+
     def open(self) -> None:
         """Show the bar and focus it."""
         self.add_class("-shown")
+        self.can_focus = True
         self.focus()
+
+    def _hide(self) -> None:
+        self.remove_class("-shown")
+        self.can_focus = False
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -42,11 +55,11 @@ class FilterBar(Input):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if not self.value:
-            self.remove_class("-shown")
+            self._hide()
         self.post_message(self.Updated(self.value, done=True))
 
     def action_close(self) -> None:
         """Clear the text and hide the bar."""
         self.value = ""
-        self.remove_class("-shown")
+        self._hide()
         self.post_message(self.Updated("", done=True))

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -46,15 +46,21 @@ class LogLines(Widget, can_focus=True):
     LogLines:focus { background-tint: $foreground 3%; }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "scroll_lines(-1)", "Up", show=False, tooltip="Scroll up a line"),
         Binding("down,j", "scroll_lines(1)", "Down", show=False, tooltip="Scroll down a line"),
         Binding("pageup", "scroll_pages(-1)", "Page up", show=False, tooltip="Scroll up a page"),
-        Binding("pagedown,space", "scroll_pages(1)", "Page down", show=False,
-                tooltip="Scroll down a page"),
+        Binding(
+            "pagedown,space",
+            "scroll_pages(1)",
+            "Page down",
+            show=False,
+            tooltip="Scroll down a page",
+        ),
         Binding("g,home", "top", "Top", key_display="g", tooltip="Go to the first line"),
-        Binding("G,end", "bottom", "Bottom", key_display="G",
-                tooltip="Go to the last line and follow"),
+        Binding(
+            "G,end", "bottom", "Bottom", key_display="G", tooltip="Go to the last line and follow"
+        ),
         Binding("f", "toggle_follow", "Follow", tooltip="Follow the tail on/off"),
     ]
 
@@ -116,7 +122,7 @@ class LogLines(Widget, can_focus=True):
         return max(1, self.size.height)
 
     @property
-    def log(self) -> LogFile | None:
+    def logfile(self) -> LogFile | None:
         """The open reader (None while the file cannot be opened)."""
         return self._log
 
@@ -281,9 +287,7 @@ class LogLines(Widget, can_focus=True):
             text = self._styled(self.window[y].text)
         text.truncate(width, overflow="ellipsis")
         segments = list(text.render(self.app.console))
-        return Strip(segments).crop_extend(0, width, self.rich_style).apply_style(
-            self.rich_style
-        )
+        return Strip(segments).crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
 
     def _styled(self, line: str) -> Text:
         text = Text(line.replace("\t", "    "))
@@ -302,5 +306,3 @@ def _describe(path: Path | None, error: OSError) -> str:
     if isinstance(error, PermissionError):
         return f"cannot read {path}: permission denied"
     return f"cannot read {path}: {error.strerror or error}"
-
-

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
@@ -32,7 +32,7 @@ class LogView(Vertical):
     LogView > #log-search.-shown { display: block; }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", key_display="/", tooltip="Search the log"),
         Binding("n", "search_next", "Next match", show=False, tooltip="Next search match"),
         Binding("N", "search_prev", "Prev match", show=False, tooltip="Previous search match"),
@@ -124,11 +124,13 @@ class LogView(Vertical):
             if lines.new_lines:
                 text.append(f"  {lines.new_lines} new lines", style="bold")
             text.append("  (f or G to follow)", style="grey62")
-        log = lines.log
+        log = lines.logfile
         if log is not None and lines.window and log.size:
             # Position by bytes: needs no line count, so it is right at once on a 1 GB log.
-            text.append(f"  {min(100, lines.window[-1].end * 100 // log.size)}%"
-                        f" of {_size(log.size)}", style="grey62")
+            text.append(
+                f"  {min(100, lines.window[-1].end * 100 // log.size)}% of {_size(log.size)}",
+                style="grey62",
+            )
         if lines.problem:
             text.append(f"  {lines.problem}", style="bold red")
         elif lines.notice:
@@ -187,7 +189,7 @@ class LogView(Vertical):
             start = 0
         self.search_status = f"searching {self.search_text!r}…"
         self._show_status()
-        self._search(lines.log, self.search_text, start, forward)
+        self._search(lines.logfile, self.search_text, start, forward)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="log-search")
     def _search(self, log: Any, text: str, start: int, forward: bool) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
@@ -53,7 +53,7 @@ class RunsTable(DataTable[Any]):
     what changed and touches only those cells, so the cursor and scroll position stay put.
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, tooltip="Next row"),
         Binding("k", "cursor_up", "Up", show=False, tooltip="Previous row"),
         Binding("s", "cycle_sort", "Sort", tooltip="Sort by the next column (again: reverse)"),
@@ -71,7 +71,7 @@ class RunsTable(DataTable[Any]):
         """Descending (newest first by default)."""
         self._pending: list[str] = []
         self._pending_needs_sort = False
-        self._running: set[str] = set()
+        self._running_names: set[str] = set()
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -111,7 +111,7 @@ class RunsTable(DataTable[Any]):
         new = {r.name: r for r in rows}
         old = self.rows_by_name
         self.rows_by_name = new
-        self._running = {r.name for r in rows if str(r.status) == "running"}
+        self._running_names = {r.name for r in rows if str(r.status) == "running"}
         for name in [n for n in old if n not in new]:
             self._remove(name)
         to_add: list[str] = []
@@ -191,16 +191,18 @@ class RunsTable(DataTable[Any]):
         keys = [k for k, _, _ in COLUMNS]
         nxt = keys[(keys.index(self.sort_column) + 1) % len(keys)]
         self.sort_by(nxt)
-        self.notify(f"sorted by {nxt} ({'descending' if self.sort_reverse else 'ascending'})",
-                    timeout=2)
+        self.notify(
+            f"sorted by {nxt} ({'descending' if self.sort_reverse else 'ascending'})", timeout=2
+        )
 
     def tick(self) -> None:
         """Advance the duration of running runs (called every second)."""
-        for name in self._running:
+        for name in self._running_names:
             row = self.rows_by_name[name]
             if name in self.rows:
-                self.update_cell(name, "duration",
-                                 Text(fmt.duration_text(row.start_date, None, True)))
+                self.update_cell(
+                    name, "duration", Text(fmt.duration_text(row.start_date, None, True))
+                )
 
 
 def _key_of(name_cell: Any) -> str:

@@ -36,7 +36,8 @@ def render_step(info: Any, progress: Any = None, run_lines: list[str] | None = N
     Dependencies are not part of it: the step screen lists them in a navigable list.
     """
     parts: list[RenderableType] = []
-    head = fmt.state_text(info.state)
+    head = Text()
+    head.append_text(fmt.state_text(info.state))
     head.append(f"  {info.step_name or info.unique_id}", style="bold")
     parts.append(head)
     if info.crashed:
@@ -83,16 +84,24 @@ def render_step(info: Any, progress: Any = None, run_lines: list[str] | None = N
         parts.append(Text(info.error or "", style="bold red"))
         if info.traceback:
             parts.append(
-                Syntax(info.traceback.rstrip(), "pytb", word_wrap=True,
-                       background_color="default", theme="ansi_dark")
+                Syntax(
+                    info.traceback.rstrip(),
+                    "pytb",
+                    word_wrap=True,
+                    background_color="default",
+                    theme="ansi_dark",
+                )
             )
     if run_lines:
         from .log_lines import ERROR_RE, ERROR_STYLE, WARNING_RE, WARNING_STYLE
 
         parts.append(Rule("this step in the run log", align="left", style="grey35"))
         for line in run_lines:
-            style = ERROR_STYLE if ERROR_RE.search(line) else (
-                WARNING_STYLE if WARNING_RE.search(line) else "")
+            style = (
+                ERROR_STYLE
+                if ERROR_RE.search(line)
+                else (WARNING_STYLE if WARNING_RE.search(line) else "")
+            )
             parts.append(Text(line, style=style, overflow="fold"))
     return Group(*parts)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from .. import format as fmt
@@ -31,7 +31,7 @@ class StepsTable(DataTable[Any]):
     scroll position never move.
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, tooltip="Next step"),
         Binding("k", "cursor_up", "Up", show=False, tooltip="Previous step"),
     ]
