@@ -285,3 +285,27 @@ def test_chain_of_uncacheable_dependencies_not_needed_when_cached(ws: Workspace,
     again = run_steps(ws, targets)
     assert len(lines(log)) == 2
     assert rows(again)["inner"][1] is rows(again)["outer"][1] is StepReason.CACHED
+
+
+class Chatty(Step):
+    """Prints, logs and reports progress."""
+
+    def run(self, n: int) -> int:  # type: ignore[override]
+        print("hello from print")
+        logging.getLogger("chatty").info("hello from logging")
+        for _ in self.track(range(n), desc="items"):
+            pass
+        return n
+
+
+def test_step_output_and_progress_are_recorded(ws: Workspace) -> None:
+    step = Chatty(n=3, step_name="chatty")
+    run = run_steps(ws, [step], name="talk")
+    assert run.status is RunStatus.COMPLETED
+    progress = ws.step_progress(step)
+    assert progress is not None and progress.done == progress.total == 3 and progress.desc == "items"
+    if isinstance(ws, LocalWorkspace):
+        log_file = run.plan[step.unique_id].log_file
+        text = (ws.dir / log_file).read_text()
+        assert "hello from print" in text and "hello from logging" in text
+        assert "Starting step 'chatty'" in text
