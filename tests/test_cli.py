@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -253,3 +254,62 @@ def test_headless_commands_do_not_import_textual(tango1_ws: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_demo_in_a_real_terminal_opens_the_dashboard(tmp_path: Path) -> None:
+    """`tango-tui demo DIR` in tmux: the dashboard shows the run the background pipeline writes."""
+    import re
+    import signal
+    import time
+
+    session = f"tt-demo-{os.getpid()}"
+    ws = tmp_path / "ws"
+    command = (
+        f"cd {REPO} && TANGO_TUI_DEMO_SPEED=20 PYTHONPATH={REPO} {sys.executable} -m tango_tui demo {ws}"
+        " ; sleep 60"
+    )
+
+    def screen() -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+
+    def wait_for(pred, what: str) -> str:
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            text = screen()
+            if pred(text):
+                return text
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}:\n{screen()}")
+
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "40", command], check=True
+    )
+    pid = None
+    try:
+        shown = wait_for(
+            lambda t: "Steps" in t and ("running" in t or "failed" in t), "the runs view"
+        )
+        assert "tango-tui — " in shown  # the title bar names the workspace
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        # Back on the normal screen: the launcher's lines, including the pipeline's pid.
+        after = wait_for(
+            lambda t: "reopen with" in t or "pipeline exited" in t or "(pid" in t, "the app to exit"
+        )
+        match = re.search(r"\(pid (\d+)", after)
+        assert match, after
+        pid = int(match.group(1))
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        # End the detached pipeline we started (if it has not finished by itself).
+        if pid is not None:
+            try:
+                if b"tango_tui.demo" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+            except (FileNotFoundError, ProcessLookupError):
+                pass
