@@ -228,13 +228,20 @@ class LocalReader:
         Raises:
             KeyError: If there is no such run directory.
         """
-        if not self.layout.run_dir(name).is_dir():
+        if not _is_component(name) or not self.layout.run_dir(name).is_dir():
             raise KeyError(name)
         return self._row(name)
 
     # ----- steps ---------------------------------------------------------------------------
     def step_record_path(self, uid: str, run: str | None = None) -> Path:
-        """Where ``uid``'s record is: its cache directory, else the run's ``steps/`` directory."""
+        """Where ``uid``'s record is: its cache directory, else the run's ``steps/`` directory.
+
+        Raises:
+            KeyError: For an id (or run name) that is not a plain file name, such as ``../x``
+                from a hostile record: nothing outside the workspace is ever read.
+        """
+        if not _is_component(uid) or (run is not None and not _is_component(run)):
+            raise KeyError(uid)
         path = self.layout.step_record(uid)
         if run is not None and not os.path.lexists(path):
             alt = self.layout.run_step_dir(run, uid) / fmt.STEP_RECORD
@@ -280,8 +287,12 @@ class LocalReader:
         ``progress.json`` sits next to the attempt's ``logs/`` directory: in the step's cache
         directory, or in ``runs/<run>/steps/<uid>/`` for an uncacheable step.
         """
+        try:
+            record = self.step_record_path(uid, run)
+        except KeyError:
+            return None
         path = self.layout.step_progress(uid)
-        info = self._step_record(self.step_record_path(uid, run))
+        info = self._step_record(record)
         if isinstance(info, StepInfo) and info.log_file:
             log = self._log_path(info.log_file)
             if log is not None:
@@ -378,3 +389,8 @@ class LocalReader:
             progress=progress,
             problem=problem,
         )
+
+
+def _is_component(name: str) -> bool:
+    """Whether ``name`` is a single, plain path component (no separator, not ``.``/``..``)."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name

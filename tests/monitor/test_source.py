@@ -307,6 +307,28 @@ def test_log_path_escaping_the_workspace_is_refused(tmp_path: Path) -> None:
     assert any("escapes" in p.problem for p in src.problems)
 
 
+def test_hostile_ids_and_names_never_read_outside(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    wf.write_step(outside, wf.running_info("Evil-1", DEAD_OWNER))  # outside/cache/Evil-1/step.json
+    root = tmp_path / "ws"
+    wf.init(root)
+    wf.write_run(
+        root,
+        "r",
+        [wf.row("../../outside/cache/Evil-1", StepState.INCOMPLETE, StepReason.PENDING)],
+        owner=current_owner(),
+    )
+    src = open_source(root)
+    detail = src.run_detail("r")
+    assert detail.steps[0].state == StepState.INCOMPLETE  # the outside record was not read
+    for uid in ("../../outside/cache/Evil-1", "..", ""):
+        with pytest.raises(KeyError):
+            src.step_info(uid)
+        assert src.step_progress(uid) is None
+    with pytest.raises(KeyError):
+        src.run_detail("../ws/runs/r")
+
+
 def test_json_forms_have_stable_keys(tmp_path: Path) -> None:
     wf.init(tmp_path)
     wf.write_run(tmp_path, "r", [wf.row("A-1")], end=T0, status="completed")
