@@ -78,6 +78,18 @@ def warm_up(root: Path) -> None:
     run_steps(ws, targets, name="nightly-prep")
     run_steps(ws, targets, name="nightly-prep-rerun")
 
+    class Validate(Step):
+        VERSION = "001"
+
+        def run(self, total: int) -> int:  # type: ignore[override]
+            raise ValueError(f"checksum mismatch: {total} is not a multiple of 7")
+
+    run_steps(
+        ws,
+        {"validate": Validate(total=targets["merge"], step_name="validate")},
+        name="nightly-validate",
+    )
+
 
 def step_uid(detail: Any, name: str) -> str | None:
     return next((s.unique_id for s in detail.steps if s.name == name), None)
@@ -101,15 +113,8 @@ async def shoot(root: Path) -> None:
             lambda: (
                 app.screen.query_one(RunsTable).row_count >= 3 and app.screen.query_one(RunsTable)
             ),
-            "three runs",
+            "four runs",
         )
-        await until(
-            pilot,
-            lambda: any(str(r.status) == "running" for r in table.rows_by_name.values()),
-            "a running run",
-        )
-        save(app, "runs-view")
-
         await pilot.press("enter")
         run = await until(
             pilot,
@@ -155,6 +160,11 @@ async def shoot(root: Path) -> None:
             "the third epoch's warning in the log",
         )
         save(app, "log-following")
+
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: app.screen.query_one(RunsTable), "runs view again")
+        await pilot.pause(0.3)
+        save(app, "runs-view")
         await pilot.press("q")
 
 
