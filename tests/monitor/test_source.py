@@ -44,6 +44,27 @@ def test_missing_dir_is_empty_and_later_detected(tmp_path: Path) -> None:
     assert not root.joinpath("x").exists()
 
 
+def test_workspace_deleted_while_open_then_foreign_files(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "ws"
+    wf.init(root)
+    wf.write_run(root, "r1", [wf.row("A-1")], end=T0, status="completed")
+    src = open_source(root)
+    assert [r.name for r in src.list_runs()] == ["r1"]
+    shutil.rmtree(root)
+    assert src.list_runs() == []
+    assert src.kind == "empty"
+    with pytest.raises(KeyError):
+        src.run_detail("r1")
+    root.mkdir()
+    (root / "notes.txt").write_text("not a workspace")
+    assert src.list_runs() == []
+    assert src.kind == "empty"
+    assert [p.path for p in src.problems] == [str(root)]
+    assert "not a tango-tui or Tango workspace" in src.problems[0].problem
+
+
 def test_empty_dir_and_scaffold_only_are_empty(tmp_path: Path) -> None:
     assert open_source(tmp_path).kind == "empty"
     (tmp_path / "runs").mkdir()
