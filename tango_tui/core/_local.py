@@ -96,6 +96,8 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         self._cache_str = str(self.layout.cache_dir)
         self._active: dict[str, Path] = {}  # uid -> log file of the capture active in this process
         self._failed_in_finish: dict[str, BaseException] = {}
+        # The RUNNING record of each step this object started (saves a re-read at the end).
+        self._running: dict[str, StepInfo] = {}
         self._open()
 
     # ----- opening ------------------------------------------------------------------------
@@ -268,6 +270,7 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             lock.release()
             raise
         self._failed_in_finish.pop(uid, None)
+        self._running[uid] = info
         step_locks.remember(lock_path, lock)
 
     def _previous_attempt(self, uid: str) -> StepInfo | None:
@@ -285,18 +288,31 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         return step_locks.holds(self.layout.step_lock(uid))
 
     def _release(self, uid: str) -> None:
+        self._running.pop(uid, None)
         step_locks.release(self.layout.step_lock(uid))
 
-    def _own_running_info(self, step: Step, action: str) -> StepInfo:
-        """Our RUNNING record of ``step``, or StepStateError if this process is not running it."""
-        uid = step_uid(step)
-        if not self._holds(uid):
+    def _check_running_here(self, step: Step, action: str) -> None:
+        """Raise StepStateError unless this process is executing ``step``."""
+        if not self._holds(step_uid(step)):
             info = self.step_info(step)
             context = f"cannot {action} a step that is not running"
             if info.state is StepState.RUNNING:
                 context = f"cannot {action} a step another process is running"
             raise StepStateError(step, info.state, context)
-        return self._read_info(uid)
+
+    def _running_info(self, step: Step) -> StepInfo:
+        """The RUNNING record of a step this process executes (called with its lock held)."""
+        uid = step_uid(step)
+        info = self._running.get(uid)
+        if info is not None:
+            return info
+        try:  # started through another LocalWorkspace object of this process
+            return self._read_info(uid)
+        except (OSError, RecordError) as e:
+            logger.warning("step %s: its running record is unreadable (%s); rewriting it", uid, e)
+            info = step.make_step_info()
+            info.start_time, info.owner, info.attempt = utc_now(), current_owner(), 1
+            return info
 
     def step_finished(self, step: Step, result: T) -> T:
         """Store the result (if cacheable), then record COMPLETED; returns the result.
@@ -309,8 +325,9 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         """
         self._writable("finish a step")
         uid = step_uid(step)
-        info = self._own_running_info(step, "finish")
+        self._check_running_here(step, "finish")
         try:
+            info = self._running_info(step)
             if step.cache_results:
                 if isinstance(result, Iterator):
                     materialised = list(result)
@@ -361,9 +378,9 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
                 e is already or e.__cause__ is already or e.__context__ is already
             ):
                 return
-        info = self._own_running_info(step, "fail")
+        self._check_running_here(step, "fail")
         try:
-            self._record_failure(info, e)
+            self._record_failure(self._running_info(step), e)
         finally:
             self._release(uid)
 

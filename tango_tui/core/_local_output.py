@@ -42,6 +42,7 @@ class OutputMixin:
     _active: dict[str, Path]
     _read_info: Any
     _write_info: Any
+    _running_info: Any
     _writable: Any
     _holds: Any
 
@@ -76,9 +77,9 @@ class OutputMixin:
         self._active[uid] = path
         if self._holds(uid):  # entered after step_starting: point the record here
             with contextlib.suppress(OSError, RecordError):
-                info = self._read_info(uid)
+                info = self._running_info(step)
                 info.log_file = self.layout.relative(path)
-                self._write_info(info)
+                self._write_info(info, fsync=False)
         try:
             with capture_output(path):
                 yield
