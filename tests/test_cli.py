@@ -96,6 +96,11 @@ def test_bad_poll_value_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "must be > 0" in proc.stderr
 
 
+def test_unknown_theme_is_a_usage_error(tmp_path: Path) -> None:
+    proc = tango_tui(str(tmp_path), "--theme", "no-such-theme")
+    assert proc.returncode == 2 and "unknown theme 'no-such-theme'" in proc.stderr
+
+
 def test_demo_without_a_terminal_refuses(tmp_path: Path) -> None:
     proc = tango_tui("demo", str(tmp_path / "d"))
     assert proc.returncode != 0
