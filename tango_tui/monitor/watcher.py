@@ -7,7 +7,8 @@ directories chosen so that the watch stays cheap however big the workspace grows
 * the root, non-recursively (``runs/``/``cache/`` appearing, ``latest``, markers, Tango's
   ``stepinfo.sqlite``);
 * ``runs/``, recursively: one directory per run plus the ``steps/<uid>/`` of uncacheable steps,
-  never a result tree (step links are symlinks and are not followed);
+  never a result tree (step links are symlinks and are not followed); when polling, ``runs/``
+  alone, and the reconcile (one ``stat`` per ``run.json``) runs at the poll interval instead;
 * ``cache/``, top level only (a step directory appearing or vanishing); result trees inside it can
   be huge and are never watched recursively;
 * the step directories given to :meth:`WorkspaceWatcher.watch_steps` (the open run's steps),
@@ -155,7 +156,13 @@ class WorkspaceWatcher:
         self.callback = callback
         self.poll_interval = poll_interval
         self.debounce = debounce
-        self.reconcile_interval = reconcile_interval
+        # Polling: runs/ is polled non-recursively (new and deleted runs) and run records are
+        # checked by the reconcile at the poll interval; one stat per run instead of a recursive
+        # snapshot of every run directory, which is what costs on NFS with thousands of runs.
+        self.reconcile_interval = (
+            reconcile_interval if poll_interval is None else min(reconcile_interval, poll_interval)
+        )
+        self._runs_recursive = poll_interval is None
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._handler = _QueueHandler(self._queue)
         self._observer: BaseObserver | None = None
@@ -351,7 +358,7 @@ class WorkspaceWatcher:
         if root.is_dir():
             wanted.add((str(root), False))
             if runs.is_dir():
-                wanted.add((str(runs), True))
+                wanted.add((str(runs), self._runs_recursive))
             if (root / "cache").is_dir():
                 wanted.add((str(root / "cache"), False))
             for uid in steps:
@@ -365,7 +372,7 @@ class WorkspaceWatcher:
             wanted.add((str(ancestor), False))
         for f in files:
             parent = f.parent
-            if runs in parent.parents and runs.is_dir():
+            if self._runs_recursive and runs in parent.parents and runs.is_dir():
                 continue  # covered by the recursive watch on runs/
             if parent.is_dir():
                 wanted.add((str(parent), False))

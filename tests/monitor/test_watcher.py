@@ -140,6 +140,15 @@ def test_no_recursive_watch_on_cache(tmp_path: Path, watch) -> None:
     assert not any("result" in d or "Missing-2" in d for d, _ in dirs)
 
 
+def test_polling_does_not_walk_run_directories(tmp_path: Path, watch) -> None:
+    wf.init(tmp_path)
+    w, col = watch(tmp_path, 0.05)
+    assert (str(tmp_path / "runs"), False) in w.watched_dirs
+    assert not any(rec for _, rec in w.watched_dirs)
+    wf.write_run(tmp_path, "r1", [wf.row("A-1")])
+    col.wait(lambda b: "r1" in b.runs, "a new run while polling")
+
+
 def test_debounce_collapses_a_burst(tmp_path: Path, watch) -> None:
     # A Tango 1.x workspace: there a run's out.log is part of its state, so writes are run changes.
     (tmp_path / "settings.json").write_text('{"version": 2}')
