@@ -10,6 +10,7 @@ machine, whatever PYTHONHASHSEED says.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -69,7 +70,8 @@ class Step(ABC):
         **kwargs: The arguments of :meth:`run`.
 
     Raises:
-        TypeError: An argument has no deterministic hash (the message names it).
+        TypeError: The arguments do not fit :meth:`run`'s signature, or one has no deterministic
+            hash (the message names it).
         ValueError: An unknown ``FORMAT``, or ``cache_results=True`` for an uncacheable class.
     """
 
@@ -100,6 +102,10 @@ class Step(ABC):
         if cache_results and self.CACHEABLE is False:
             raise ValueError(f"{cls.__qualname__} is not cacheable (CACHEABLE = False)")
         self.cache_results: bool = bool(default if cache_results is None else cache_results)
+        try:
+            inspect.signature(self.run).bind(**kwargs)
+        except TypeError as e:  # fail at construction, not hours later when the step runs
+            raise TypeError(f"{cls.__qualname__}: arguments do not fit run(): {e}") from None
         self.kwargs: dict[str, Any] = dict(kwargs)
         self.metadata: dict[str, Any] = dict(step_metadata or {})
         deps: dict[str, Step] = {}

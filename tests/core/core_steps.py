@@ -53,8 +53,15 @@ class Add(Step):
         return a + b
 
 
-class Versioned(Add):
-    """Add with a VERSION."""
+class Free(Step):
+    """Takes any arguments and returns them (for hashing tests)."""
+
+    def run(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        return kwargs
+
+
+class Versioned(Free):
+    """Free with a VERSION."""
 
     VERSION = "002"
 

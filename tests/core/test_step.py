@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
-from core_steps import Add, Count, Fresh, Versioned, append_line, lines
+from core_steps import Add, Count, Free, Fresh, Versioned, append_line, lines
 
 from tango_tui.core._hashing import canonical_bytes
 from tango_tui.core._memory import MemoryWorkspace
@@ -48,16 +48,16 @@ kwargs_strategy = st.dictionaries(st.sampled_from(["a", "b", "log", "x"]), value
 CHILD = r"""
 import base64, pickle, sys
 sys.path.insert(0, sys.argv[1])
-from core_steps import Add
+from core_steps import Free
 for line in sys.stdin:
     kwargs = pickle.loads(base64.b64decode(line))
-    print(Add(**kwargs).unique_id, flush=True)
+    print(Free(**kwargs).unique_id, flush=True)
 """
 
 
 @pytest.fixture(scope="module")
 def other_process():
-    """A Python with another PYTHONHASHSEED that prints Add(**kwargs).unique_id for each request."""
+    """A Python with another PYTHONHASHSEED that prints Free(**kwargs).unique_id for each request."""
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(HERE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -77,7 +77,7 @@ def _ask(proc: subprocess.Popen, kwargs: dict[str, Any]) -> str:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kwargs=kwargs_strategy)
 def test_unique_id_is_the_same_in_a_process_with_another_hash_seed(other_process, kwargs) -> None:
-    assert _ask(other_process, kwargs) == Add(**kwargs).unique_id
+    assert _ask(other_process, kwargs) == Free(**kwargs).unique_id
 
 
 def test_hash_seed_really_differs_in_the_other_process(other_process) -> None:
@@ -94,29 +94,36 @@ def test_hash_seed_really_differs_in_the_other_process(other_process) -> None:
 def test_unique_id_ignores_argument_order_and_copies(kwargs) -> None:
     reordered = dict(reversed(list(kwargs.items())))
     copied = pickle.loads(pickle.dumps(kwargs))
-    assert Add(**kwargs).unique_id == Add(**reordered).unique_id == Add(**copied).unique_id
+    assert Free(**kwargs).unique_id == Free(**reordered).unique_id == Free(**copied).unique_id
 
 
 @given(kwargs=kwargs_strategy, key=st.sampled_from(["a", "b", "log", "x"]), new=values)
 def test_unique_id_changes_with_any_argument(kwargs, key, new) -> None:
     changed = {**kwargs, key: new}
     assume(key not in kwargs or canonical_bytes(kwargs[key]) != canonical_bytes(new))
-    assert Add(**changed).unique_id != Add(**kwargs).unique_id
+    assert Free(**changed).unique_id != Free(**kwargs).unique_id
 
 
 @given(kwargs=kwargs_strategy)
 def test_unique_id_changes_with_class_and_version(kwargs) -> None:
-    plain, versioned = Add(**kwargs), Versioned(**kwargs)
-    assert plain.unique_id.startswith("Add-") and versioned.unique_id.startswith("Versioned-002-")
+    plain, versioned = Free(**kwargs), Versioned(**kwargs)
+    assert plain.unique_id.startswith("Free-") and versioned.unique_id.startswith("Versioned-002-")
 
-    class Add2(Add):  # same class name, other qualified name
+    class Free2(Free):  # another class
         pass
+
+    class Shadow:
+        class Free(Versioned):  # same class name as the module's Free, other qualified name
+            VERSION = None
 
     class Bumped(Versioned):
         VERSION = "003"
 
-    ids = {plain.unique_id, versioned.unique_id, Add2(**kwargs).unique_id, Bumped(**kwargs).unique_id}
-    assert len(ids) == 4
+    shadow = Shadow.Free(**kwargs)
+    assert shadow.unique_id.startswith("Free-")
+    ids = {plain.unique_id, versioned.unique_id, Free2(**kwargs).unique_id, Bumped(**kwargs).unique_id,
+           shadow.unique_id}
+    assert len(ids) == 5
 
 
 @given(a=values, b=values)
@@ -133,6 +140,7 @@ def test_unique_id_shape_and_length() -> None:
     name, digest = uid.split("-")
     assert name == "Add" and len(digest) == 32 and digest.isalnum()
     assert Versioned(a=1, b=2).unique_id.startswith("Versioned-002-")
+    assert Versioned(a=1, b=2).unique_id.split("-")[2] != Free(a=1, b=2).unique_id.split("-")[1]
 
 
 class Color(enum.Enum):
@@ -334,3 +342,10 @@ def test_failed_step_raises_and_is_recorded(tmp_path: Path) -> None:
     assert "Traceback" in (info.traceback or "")
     append_line(tmp_path / "x", "ok")  # the helper itself works
     assert lines(tmp_path / "x") == ["ok"]
+
+
+def test_arguments_must_fit_run() -> None:
+    with pytest.raises(TypeError, match=r"Add: arguments do not fit run\(\).*'b'"):
+        Add(a=1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'c'"):
+        Add(a=1, b=2, c=3)
