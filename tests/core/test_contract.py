@@ -128,6 +128,8 @@ def test_work_dir_capture_logs_step_cache_and_url(ws: Workspace) -> None:
     work = ws.work_dir(step)
     assert work.is_dir()
     (work / "f").write_text("x")
+    if isinstance(ws, LocalWorkspace):  # persistent per step, so a restarted step can resume
+        assert ws.work_dir(step) == work and (work / "f").read_text() == "x"
     run = ws.register_run([step], name="logged")
     ctx = ws.capture_logs_for_run(run.name)
     assert isinstance(ctx, contextlib.AbstractContextManager)
