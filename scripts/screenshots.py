@@ -108,7 +108,7 @@ async def shoot(root: Path) -> None:
 
     app = make_app(str(root), theme="textual-dark")
     async with app.run_test(size=SIZE) as pilot:
-        table = await until(
+        await until(
             pilot,
             lambda: (
                 app.screen.query_one(RunsTable).row_count >= 3 and app.screen.query_one(RunsTable)

@@ -79,6 +79,15 @@ class Echo(Step):
         return x
 
 
+class Tagged(Step):
+    """Returns its input with a tag (many of them make a wide run)."""
+
+    VERSION = "001"
+
+    def run(self, x: Any, tag: int) -> Any:  # type: ignore[override]
+        return (tag, x)
+
+
 def pipeline(n: int = 5) -> dict[str, Step]:
     """numbers -> squares -> total."""
     numbers = Numbers(n=n, step_name="numbers")
@@ -131,6 +140,18 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workspace uses :func:`own_workspace`.
     """
     return build_workspace(tmp_path_factory.mktemp("shared") / "ws")
+
+
+@pytest.fixture(scope="session")
+def wide_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run ``wide`` of 202 steps: numbers -> boom (fails) -> 200 steps that never run."""
+    root = tmp_path_factory.mktemp("wide") / "ws"
+    boom = Boom(values=Numbers(n=3, step_name="numbers"), step_name="boom")
+    targets: dict[str, Step] = {
+        f"s{i:03d}": Tagged(x=boom, tag=i, step_name=f"s{i:03d}") for i in range(200)
+    }
+    run_quietly(LocalWorkspace(root), targets, "wide")
+    return root
 
 
 @pytest.fixture

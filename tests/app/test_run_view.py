@@ -139,3 +139,25 @@ async def test_run_deleted_while_shown_is_reported_in_place(own_workspace: Path)
         await pilot.press("escape")
         table = app.screen.query_one(RunsTable)
         await wait_for(pilot, lambda: "first" not in table.rows, what="run gone from list")
+
+
+async def test_reload_updates_rows_in_place_keeping_cursor_and_scroll(wide_workspace: Path) -> None:
+    app = make_app(str(wide_workspace))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot, app, "wide")
+        table = screen.table
+        assert table.row_count == 202
+        reasons = {cell(table, s.unique_id, "why") for s in screen.detail.steps}
+        assert "dependency failed: boom" in reasons
+        table.move_cursor(row=150, animate=False)
+        await pilot.pause()
+        scroll, rows = table.scroll_y, dict(table.rows)
+        assert scroll > 0
+        loads = screen.loads
+        screen.load()
+        await wait_for(pilot, lambda: screen.loads > loads, what="a reload")
+        assert table.cursor_row == 150 and table.scroll_y == scroll
+        # The very same row objects: nothing was removed and added again.
+        assert all(table.rows[key] is row for key, row in rows.items())
+        await pilot.press("n")  # from row 150, wraps to the one failure
+        assert table.selected_uid == uid_of(screen, "boom")

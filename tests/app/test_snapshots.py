@@ -99,8 +99,15 @@ def test_log_pane_paused_counts_new_lines_and_marks_errors(
 
         await _loaded(pilot)
         pilot.app.push_screen(LogScreen(log, title="train.log"))
-        await pilot.pause()
+        deadline = time.monotonic() + 10
+        while (
+            not pilot.app.screen.query("LogLines")
+            or not pilot.app.screen.query_one("LogLines").window
+        ):
+            assert time.monotonic() < deadline, "log never shown"
+            await pilot.pause(0.02)
         await pilot.press("up", "up", "up")
+        assert not pilot.app.screen.query_one("LogLines").follow
         with log.open("a") as f:
             f.write("epoch 61: loss 0.016\nepoch 62: loss 0.016\n")
         lines = pilot.app.screen.query_one("LogLines")

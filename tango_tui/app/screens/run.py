@@ -53,6 +53,8 @@ class RunScreen(LiveScreen):
         """The latest RunDetail, once loaded."""
         self.error: str | None = None
         """Why the run cannot be read right now, if it cannot."""
+        self.loads = 0
+        """How many run details have been applied (tests wait on it)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -111,6 +113,7 @@ class RunScreen(LiveScreen):
                 self.query_one("#run-summary", Static).update(f"Run {self.run_name}")
             return
         first = self.detail is None
+        self.loads += 1
         self.error = None
         notice.display = bool(message.data.run.problem)
         notice.update(message.data.run.problem or "")
