@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import copy
 import logging
-import multiprocessing
-import multiprocessing.connection
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidNameError
 from ._liveness import current_owner
@@ -32,6 +30,9 @@ from ._recorder import RunRecorder
 from ._runner import StepRunner
 from ._step import Step
 from ._workspace import Workspace
+
+if TYPE_CHECKING:
+    import multiprocessing.connection
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +314,8 @@ class _Parallel:
     """Runs tasks in up to ``parallelism`` forked worker processes."""
 
     def __init__(self, ex: _Execution):
+        import multiprocessing  # only here: importing the library stays light for the dashboard
+
         self.ex = ex
         self.ctx = multiprocessing.get_context("fork")
         self.running: dict[str, tuple[Any, Any]] = {}  # uid -> (process, connection)
@@ -358,6 +361,8 @@ class _Parallel:
         logger.info("Step %r started in worker process %d", ex.steps[uid].name, proc.pid)
 
     def _collect(self) -> None:
+        import multiprocessing.connection
+
         waitables = [c for _, c in self.running.values()] + [p.sentinel for p, _ in self.running.values()]
         ready = set(multiprocessing.connection.wait(waitables, timeout=_POLL))
         for uid, (proc, conn) in list(self.running.items()):
