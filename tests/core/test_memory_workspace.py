@@ -9,7 +9,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 HERE = Path(__file__).resolve().parent
@@ -142,12 +142,14 @@ anything = st.recursive(
 )
 
 
+@settings(deadline=None)  # CI runs on 2 busy cores: no per-example time limit
 @given(json_exact)
 def test_json_able_values_are_stored_as_json(value) -> None:
     fmt, data = encode_result(value)
     assert fmt == "json" and decode_result(fmt, data) == value
 
 
+@settings(deadline=None)  # CI runs on 2 busy cores: no per-example time limit
 @given(anything)
 def test_every_value_round_trips_exactly(value) -> None:
     fmt, data = encode_result(value)

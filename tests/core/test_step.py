@@ -90,6 +90,7 @@ def test_hash_seed_really_differs_in_the_other_process(other_process) -> None:
     assert out.stdout.strip() != str(probe)
 
 
+@settings(deadline=None)  # CI runs on 2 busy cores: no per-example time limit
 @given(kwargs=kwargs_strategy)
 def test_unique_id_ignores_argument_order_and_copies(kwargs) -> None:
     reordered = dict(reversed(list(kwargs.items())))
@@ -97,6 +98,7 @@ def test_unique_id_ignores_argument_order_and_copies(kwargs) -> None:
     assert Free(**kwargs).unique_id == Free(**reordered).unique_id == Free(**copied).unique_id
 
 
+@settings(deadline=None)  # CI runs on 2 busy cores: no per-example time limit
 @given(kwargs=kwargs_strategy, key=st.sampled_from(["a", "b", "log", "x"]), new=values)
 def test_unique_id_changes_with_any_argument(kwargs, key, new) -> None:
     changed = {**kwargs, key: new}
@@ -104,6 +106,7 @@ def test_unique_id_changes_with_any_argument(kwargs, key, new) -> None:
     assert Free(**changed).unique_id != Free(**kwargs).unique_id
 
 
+@settings(deadline=None)  # CI runs on 2 busy cores: no per-example time limit
 @given(kwargs=kwargs_strategy)
 def test_unique_id_changes_with_class_and_version(kwargs) -> None:
     plain, versioned = Free(**kwargs), Versioned(**kwargs)
@@ -126,6 +129,7 @@ def test_unique_id_changes_with_class_and_version(kwargs) -> None:
     assert len(ids) == 5
 
 
+@settings(deadline=None)  # CI runs on 2 busy cores: no per-example time limit
 @given(a=values, b=values)
 def test_dependency_ids_propagate(a, b) -> None:
     assume(canonical_bytes(a) != canonical_bytes(b))
