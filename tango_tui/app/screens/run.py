@@ -22,6 +22,7 @@ class RunScreen(LiveScreen):
     """The steps of run ``name`` (targets and dependencies) with states, timings and reasons."""
 
     AUTO_FOCUS = "#steps-table"
+    LOAD_GROUP = "run"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", tooltip="Back to the runs"),
@@ -92,8 +93,11 @@ class RunScreen(LiveScreen):
         ):
             self.load()
 
+    def _start_load(self) -> None:
+        self._read_run()
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="run")
-    def load(self) -> None:
+    def _read_run(self) -> None:
         """Read the run's detail in a thread; post :class:`RunDetailLoaded`."""
         try:
             detail = self.source.run_detail(self.run_name)
@@ -103,6 +107,7 @@ class RunScreen(LiveScreen):
         self.post_message(RunDetailLoaded(self.run_name, data=detail))
 
     def on_run_detail_loaded(self, message: RunDetailLoaded) -> None:
+        self.load_done()
         notice = self.query_one("#run-notice", Static)
         if message.error:
             # Keep the last good view and say what is wrong above it.

@@ -19,6 +19,7 @@ class RunsScreen(LiveScreen):
     """All runs, newest first; enter opens one."""
 
     AUTO_FOCUS = "#runs-table"
+    LOAD_GROUP = "runs"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_run", "Open", tooltip="Open the run under the cursor"),
@@ -30,6 +31,7 @@ class RunsScreen(LiveScreen):
         super().__init__()
         self.loaded = False
         """Whether the first list of runs has arrived (tests wait on it)."""
+        self._dirty: set[str] | None = None  # runs to look at again; None: all of them
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -53,14 +55,25 @@ class RunsScreen(LiveScreen):
             self.table.tick()
 
     def apply_changes(self, changes: Changes) -> None:
-        if changes.runs or changes.rescan or changes.all_steps:
-            self.load()
+        if changes.rescan or changes.all_steps:
+            self._dirty = None
+        elif changes.runs:
+            if self._dirty is not None:
+                self._dirty |= changes.runs
+        else:
+            return
+        self.load()
+
+    def _start_load(self) -> None:
+        names, self._dirty = self._dirty, set()
+        self._read_runs(names)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs")
-    def load(self) -> None:
-        """Read the list of runs in a thread; post :class:`RunsLoaded`."""
+    def _read_runs(self, names: set[str] | None) -> None:
+        """Read the runs (only ``names`` again, or all) in a thread; post :class:`RunsLoaded`."""
         try:
-            rows = self.source.list_runs()
+            refresh = getattr(self.source, "refresh_runs", None)
+            rows = self.source.list_runs() if refresh is None else refresh(names)
         except Exception as e:  # noqa: BLE001 (shown in place; the app keeps running)
             self.post_message(RunsLoaded(None, error=f"cannot list runs: {e}"))
             return
@@ -68,6 +81,7 @@ class RunsScreen(LiveScreen):
         self.post_message(RunsLoaded(None, data=(rows, problems)))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
+        self.load_done()
         notice = self.query_one("#runs-notice", Static)
         if message.error:
             notice.update(message.error)
@@ -107,6 +121,7 @@ class RunsScreen(LiveScreen):
 
     def action_reload(self) -> None:
         """Reload the list of runs."""
+        self._dirty = None
         self.load()
 
     @on(FilterBar.Updated)

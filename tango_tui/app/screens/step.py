@@ -29,6 +29,7 @@ class StepScreen(LiveScreen):
     """
 
     AUTO_FOCUS = "LogLines"
+    LOAD_GROUP = "step"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", tooltip="Back to the run"),
@@ -89,8 +90,11 @@ class StepScreen(LiveScreen):
             self.load()
         self.query_one(LogView).files_changed(changes.files, rescan=changes.rescan)
 
+    def _start_load(self) -> None:
+        self._read_step()
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="step")
-    def load(self) -> None:
+    def _read_step(self) -> None:
         """Read the step's record and progress in a thread; post :class:`StepInfoLoaded`."""
         try:
             info = self.source.step_info(self.uid, self.run_name)
@@ -113,6 +117,7 @@ class StepScreen(LiveScreen):
         return lines
 
     def on_step_info_loaded(self, message: StepInfoLoaded) -> None:
+        self.load_done()
         details = self.query_one(StepDetails)
         if message.error:
             details.show_error(message.error)
