@@ -203,7 +203,8 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         )
 
     def _apply_liveness(self, info: StepInfo) -> StepInfo:
-        info.crashed = step_locks.crashed_reason(info, self.layout.step_lock(info.unique_id))
+        if info.state is StepState.RUNNING:  # only a running record needs (and pays for) a probe
+            info.crashed = step_locks.crashed_reason(info, self.layout.step_lock(info.unique_id))
         return info
 
     def step_info(self, step_or_unique_id: Step | str) -> StepInfo:

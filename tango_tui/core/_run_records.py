@@ -11,6 +11,7 @@ import contextlib
 import gc
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,9 @@ def _owner_from_json(data: Any) -> Owner | None:
 
 
 _VALID_STATES = frozenset(state.value for state in StepState)
+_STATUSES = {status.value: status for status in RunStatus}
+# Names made of these characters need no closer look (the common case, e.g. "fancy-llama").
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=@,-]{0,199}")
 
 
 class LazyPlan(dict):  # type: ignore[type-arg]
@@ -221,7 +225,9 @@ def run_from_doc(path: str | Path, doc: Mapping[str, Any], dir_name: str, loader
         raw_plan = body.get("plan") or {}
         _check_plan_shape(raw_plan)
         plan = LazyPlan(raw_plan, path)
-        status = RunStatus(body.get("status") or RunStatus.INCOMPLETE.value)
+        status = _STATUSES.get(body.get("status") or "incomplete")
+        if status is None:
+            raise ValueError(f"unknown run status {body.get('status')!r}")
         owner = _owner_from_json(body.get("owner"))
         end_date = dt_from_json(body.get("end_date"))
     except KeyError as e:
@@ -260,8 +266,9 @@ def list_dir_names(path: Path) -> list[str]:
 def run_names(layout: Layout, match: str | None = None) -> list[str]:
     """Names of the run directories (case-insensitive substring ``match``), unsorted."""
     names = []
+    plain = _PLAIN_NAME.fullmatch
     for name in list_dir_names(layout.runs_dir):
-        if is_valid_run_name(name):
+        if plain(name) or is_valid_run_name(name):
             names.append(name)
         else:
             logger.warning("skipping %s: not a valid run name", os.path.join(layout.runs_dir, name))
