@@ -142,11 +142,21 @@ class MemoryWorkspace(Workspace):
             StepStateError: If the step is not RUNNING.
         """
         with self._lock:
+            self._running(step, "finish")
+        stored: Any = None
+        if step.cache_results:
+            # Outside the lock: consuming a generator runs user code.
+            try:
+                stored = materialise(result)
+            except BaseException as e:
+                with self._lock:
+                    self._record_failure(self._running(step, "finish"), e)
+                raise
+            if stored is not result:
+                result = iter(stored)  # type: ignore[assignment]
+        with self._lock:
             info = self._running(step, "finish")
             if step.cache_results:
-                stored = materialise(result)
-                if stored is not result:
-                    result = iter(stored)  # type: ignore[assignment]
                 try:
                     self._cache[step] = stored
                 except BaseException as e:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._errors import StepStateError
@@ -125,6 +125,9 @@ class StepRunner:
             try:
                 logger.info("Starting step %r (%s)", step.name, uid)
                 value = step.run(**kwargs)
+                if step.cache_results and isinstance(value, Iterator):
+                    # Consumed here so that an error inside the generator fails the step.
+                    value = iter(list(value))
                 step._flush_progress()
             except BaseException as e:
                 self.failed = self.failed or uid

@@ -288,3 +288,23 @@ def test_three_processes_run_one_step_body_once(tmp_path: Path) -> None:
     assert len(os.listdir(markers)) == 2
     step = WaitForWaiters(log=str(log), markers=str(markers), n=2)
     assert LocalWorkspace(root).step_info(step).state is StepState.COMPLETED
+
+
+class BrokenStream(Add):
+    """Returns a generator that fails half-way."""
+
+    def run(self, a: Any, b: Any, log: str | None = None) -> Any:  # type: ignore[override]
+        def items() -> Any:
+            yield a
+            raise OSError(5, "stream broke")
+
+        return items()
+
+
+def test_a_generator_failing_half_way_fails_the_step(ws: Workspace) -> None:
+    step = BrokenStream(a=1, b=2)
+    with pytest.raises(OSError, match="stream broke"):
+        step.result(ws)
+    info = ws.step_info(step)
+    assert info.state is StepState.FAILED and "stream broke" in info.error
+    assert step not in ws.step_cache
