@@ -129,3 +129,15 @@ class Interrupt(Step):
 
     def run(self, x: int = 0) -> Any:  # type: ignore[override]
         raise KeyboardInterrupt
+
+
+class InterruptParent(Step):
+    """Logs its pid, sends SIGINT to the executor (its parent), then waits to be stopped."""
+
+    def run(self, log: str, until: str) -> Any:  # type: ignore[override]
+        import signal
+
+        append_line(log, f"{os.getpid()}")
+        os.kill(os.getppid(), signal.SIGINT)
+        wait_for(lambda: os.path.exists(until))
+        return "not interrupted"

@@ -309,3 +309,41 @@ def test_step_output_and_progress_are_recorded(ws: Workspace) -> None:
         text = (ws.dir / log_file).read_text()
         assert "hello from print" in text and "hello from logging" in text
         assert "Starting step 'chatty'" in text
+
+
+INTERRUPTED = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from core_steps import Add, InterruptParent
+from tango_tui import LocalWorkspace, run_steps
+ws = LocalWorkspace(sys.argv[2])
+stop = InterruptParent(log=sys.argv[3], until=sys.argv[4], step_name="stop")
+targets = {"stop": stop, "after": Add(a=stop, b=1, step_name="after")}
+try:
+    run_steps(ws, targets, name="ctrl-c", parallelism=2)
+    print("no interrupt")
+except KeyboardInterrupt:
+    run = ws.registered_run("ctrl-c")
+    rows = {r.name: [r.state.value, r.reason.value] for r in run.plan.values()}
+    print(json.dumps({"status": run.status.value, "rows": rows, "owner": run.owner is None}))
+"""
+
+
+@needs_local
+def test_ctrl_c_during_a_parallel_run(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    log = tmp_path / "log"
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent.parent)}
+    proc = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED, str(HERE), str(tmp_path / "ws"), str(log), str(tmp_path / "never")],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == "incomplete" and out["owner"]
+    assert out["rows"]["stop"][0] in ("crashed", "failed") and out["rows"]["stop"][1] == "ran"
+    assert out["rows"]["after"][1] == "not reached"
+    worker = int(lines(log)[0])
+    assert not Path(f"/proc/{worker}").exists() or "Z" in Path(f"/proc/{worker}/stat").read_text().split()[2]
