@@ -176,7 +176,8 @@ class _Execution:
     def _block(self, uid: str, root: str) -> None:
         self.outcome[uid], self.root_failure[uid] = "blocked", root
         self._mark(uid, StepReason.DEPENDENCY_FAILED, blocked_by=root, state=StepState.INCOMPLETE)
-        logger.warning("Step %r not run: it depends on step %s, which failed", self.steps[uid].name, root)
+        logger.warning("Step %r not run: it depends on step %r (%s), which failed",
+                       self.steps[uid].name, self.run.plan[root].name, root)
 
     def _cached_now(self, uid: str) -> bool:
         step = self.steps[uid]

@@ -84,7 +84,7 @@ def test_failure_blocks_dependents_and_independent_steps_go_on(ws: Workspace, tm
     assert sorted(line.split()[0] for line in lines(log)) == ["alone", "boom", "ok"]
     if isinstance(ws, LocalWorkspace):
         out = (ws.dir / "runs" / "broken" / "out.log").read_text()
-        assert "Step 'after' not run: it depends on step " + boom_uid in out
+        assert f"Step 'after' not run: it depends on step 'boom' ({boom_uid}), which failed" in out
         assert "Step 'boom' failed: ValueError: boom 3" in out
 
     again = run_steps(ws, failing_pipeline(log), name="again")
