@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             "argv": sys.argv[1:], "loadavg_start": load_start}
     print()
     print(table(rows))
+    for r in rows:
+        if r.note:
+            print(f"note: {r.operation.strip()}: {r.note}")
     if args.markdown:
         print()
         print(table(rows, markdown=True))

@@ -29,7 +29,7 @@ from ._logdata import make_big_log
 
 SIZES = {
     "full": {"big_log": 1 << 30, "open_reps": 3, "follow_s": 10.0, "follow_rate": 10_000,
-             "latency_samples": 30, "idle_s": 10.0, "paint_reps": 3, "bg_runs": 50,
+             "latency_samples": 30, "idle_s": 20.0, "paint_reps": 3, "bg_runs": 50,
              "paint_runs": 10_000},
     "quick": {"big_log": 100 << 20, "open_reps": 1, "follow_s": 2.0, "follow_rate": 10_000,
               "latency_samples": 4, "idle_s": 2.0, "paint_reps": 1, "bg_runs": 10,
@@ -290,7 +290,9 @@ def _workspace_view(cfg: dict[str, Any], work: Path, shared: dict[str, Any], say
     n_runs = sum(1 for _ in (ws / "runs").iterdir())
     newest = max(p.name for p in (ws / "runs").iterdir())
     argv = [str(OURS_PYTHON.parent / "tango-tui"), str(ws)]
-    paints, idles = [], []
+    paints: list[float] = []
+    idles: list[float] = []
+    fills: list[float] = []
     for rep in range(cfg["paint_reps"]):
         say(f"first paint on {n_runs:,} runs (rep {rep + 1})")
         app = _tmux.TmuxApp(argv)
@@ -302,8 +304,18 @@ def _workspace_view(cfg: dict[str, Any], work: Path, shared: dict[str, Any], say
                 continue
             paints.append(t - t0)
             if rep == 0:
-                time.sleep(2.0)
-                say(f"idle CPU for {cfg['idle_s']:.0f} s")
+                # The table goes on filling in chunks after the first screenful: "settled" is
+                # the first 1 s window under 10 % of a core after that (the app is then idle).
+                settled = None
+                while time.monotonic() - t < 120:
+                    c0, w0 = app.cpu_seconds(), time.monotonic()
+                    time.sleep(1.0)
+                    if 100 * (app.cpu_seconds() - c0) / (time.monotonic() - w0) < 10:
+                        settled = time.monotonic() - 1.0 - t0
+                        break
+                if settled is not None:
+                    fills.append(settled)
+                say(f"idle CPU for {cfg['idle_s']:.0f} s (settled {settled} s after launch)")
                 c0, w0 = app.cpu_seconds(), time.monotonic()
                 time.sleep(cfg["idle_s"])
                 idles.append(100 * (app.cpu_seconds() - c0) / (time.monotonic() - w0))
@@ -317,7 +329,10 @@ def _workspace_view(cfg: dict[str, Any], work: Path, shared: dict[str, Any], say
     if paints and startup is not None:
         rows.append(Row("dashboard", "  same, beyond the app's own start-up (1-line log)", "s",
                         median(paints) - startup))
-    r = Row("dashboard", f"idle CPU on {n_runs:,} runs (% of a core)", "%", median(idles),
+    rows.append(Row("dashboard", "  every run loaded (CPU settles under 10 %), from launch",
+                    "s", median(fills), samples_ours=fills))
+    r = Row("dashboard", f"idle CPU on {n_runs:,} runs, after it settled (% of a core)", "%",
+            median(idles),
             target="< 2 %", samples_ours=idles)
     r.met = r.ours is not None and r.ours < 2
     rows.append(r)

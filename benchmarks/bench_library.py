@@ -153,12 +153,16 @@ def run(size: str, work: Path, tango_python: Path | None) -> list[Row]:
         ans = _ab(sides, n_reps, work, "run_steps",
                   {"chains": cfg["chains"], "length": cfg["length"], "parallelism": par},
                   f"p{par}", fresh_dir=True)
+        notes = []
         for name, answers in ans.items():
-            for a in answers:
-                if a["completed"] != n_steps:
-                    print(f"[bench] {name} run_steps completed {a['completed']}/{n_steps}")
+            short = [a for a in answers if a["completed"] != n_steps or a.get("error")]
+            if short:
+                counts = ", ".join(f"{a['completed']}/{n_steps}" for a in short)
+                notes.append(f"{name}: {len(short)} of {len(answers)} runs ended with failed "
+                             f"steps (completed {counts})")
+                print(f"[bench] run_steps p{par}: {notes[-1]}", flush=True)
         rows.append(_row(group, f"run_steps, {n_steps} trivial steps, parallelism {par}", ans,
-                         "run_s"))
+                         "run_s", note="; ".join(notes)))
 
     n_big = cfg["big_runs"]
     say(f"generate {n_big:,} runs x 10 steps (ours only)")

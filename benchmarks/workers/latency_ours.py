@@ -1,10 +1,11 @@
 """Change-on-disk -> on-screen latency of the real tango-tui app, headless (runs in our .venv).
 
 A separate writer process (``ws_writer.py``) makes each change; this process runs the app with
-``App.run_test()`` and probes what the screen shows every few milliseconds by rendering the
-screen through Textual's compositor (the lines the next frame paints). Latency = the moment the
-probe first sees the change minus the moment the writer's call returned (``time.monotonic``,
-system-wide on Linux).
+``App.run_test()``. The probe hooks the app's frame output (``App._display``, called with every
+frame even headless): after each frame it reads the screen's text through Textual's compositor
+(cheap then: every widget's lines were just rendered). Latency = the time of the first frame that
+shows the change minus the moment the writer's call returned (``time.monotonic``, system-wide on
+Linux). A polling probe would steal the event loop from the app and inflate the figures.
 
 Usage: python latency_ours.py '{"ws": DIR, "poll": null|0.25, "samples": 20, "bg_runs": 50}'
 """
@@ -21,8 +22,25 @@ from tango_tui.app import make_app
 from tango_tui.app.screens.log import LogScreen
 from tango_tui.app.screens.run import RunScreen
 
-PROBE_EVERY = 0.004
 TIMEOUT = 5.0
+
+
+class FrameProbe:
+    """Wraps ``app._display``: records the time of each frame and wakes waiters."""
+
+    def __init__(self, app):
+        self.app = app
+        self.frame = asyncio.Event()
+        self.last_frame = time.monotonic()
+        original = app._display
+
+        def display(screen, renderable):
+            original(screen, renderable)
+            if renderable is not None:
+                self.last_frame = time.monotonic()
+                self.frame.set()
+
+        app._display = display
 
 
 def screen_text(app) -> str:
@@ -61,12 +79,20 @@ class Writer:
 
 
 async def wait_for(app, predicate, timeout=TIMEOUT) -> float | None:
-    """Poll the rendered screen until ``predicate(text)``; the monotonic time it held, or None."""
+    """Wait for a frame whose screen satisfies ``predicate(text)``; that frame's time, or None."""
+    probe: FrameProbe = app._bench_probe
     deadline = time.monotonic() + timeout
+    if predicate(screen_text(app)):
+        return time.monotonic()
     while time.monotonic() < deadline:
+        probe.frame.clear()
+        try:
+            await asyncio.wait_for(probe.frame.wait(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        at = probe.last_frame
         if predicate(screen_text(app)):
-            return time.monotonic()
-        await asyncio.sleep(PROBE_EVERY)
+            return at
     return None
 
 
@@ -92,6 +118,7 @@ async def run(args) -> dict:
     rng = random.Random(7)
     out: dict = {"new_run": [], "state": [], "log_line": [], "missed": 0}
     app = make_app(str(ws), poll_interval=args["poll"])
+    app._bench_probe = FrameProbe(app)
     try:
         async with app.run_test(size=(160, 50)) as pilot:
             if await wait_for(app, lambda t: "watched" in t, timeout=30) is None:

@@ -97,6 +97,7 @@ def op_run_steps(a):
     (MulticoreExecutor, one `tango` subprocess per step).
     """
     from tango.cli import execute_step_graph
+    from tango.common.exceptions import CliRunError
     from tango.common.logging import initialize_logging, teardown_logging
     from tango.executor import Executor
     from tango.executors import MulticoreExecutor
@@ -117,14 +118,18 @@ def op_run_steps(a):
     t0 = time.perf_counter()
     # As the `tango` CLI does: its subprocess steps log to the main process over a socket.
     initialize_logging(log_level="warning", enable_cli_logs=False, file_friendly_logging=True)
+    run_error = None
     try:
         execute_step_graph(graph, workspace=ws, executor=executor, name="bench")
+    except CliRunError as e:
+        # Some steps failed; the figure stays (time to the end of the run), the count says it.
+        run_error = repr(e)
     finally:
         teardown_logging()
     elapsed = time.perf_counter() - t0
     run = ws.registered_run("bench")
     done = sum(1 for info in run.steps.values() if info.state.value == "completed")
-    return {"run_s": elapsed, "completed": done}
+    return {"run_s": elapsed, "completed": done, "error": run_error}
 
 
 if __name__ == "__main__":
