@@ -55,8 +55,11 @@ async def test_follows_the_tail_and_pauses_when_scrolled_up(
         write(log, ["step 201", "step 202", "step 203"])
         await wait_for(pilot, lambda: lines.new_lines == 3, what="3 new lines counted")
         assert texts(lines)[0] == top  # the view did not move
-        status = str(app.screen.query_one("#log-status").render())
-        assert "3 new lines" in status
+        await wait_for(
+            pilot,
+            lambda: "3 new lines" in str(app.screen.query_one("#log-status").render()),
+            what="the count in the status line",
+        )
         await pilot.press("f")
         assert lines.follow and texts(lines)[-1] == "step 203" and lines.new_lines == 0
         await pilot.press("f")

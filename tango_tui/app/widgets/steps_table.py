@@ -6,9 +6,9 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
 
 from .. import format as fmt
+from .fast_table import FixedWidthTable
 
 COLUMNS: list[tuple[str, str, int | None]] = [
     ("state", "State", 13),
@@ -23,7 +23,7 @@ COLUMNS: list[tuple[str, str, int | None]] = [
 BAD_STATES = ("failed", "crashed")
 
 
-class StepsTable(DataTable[Any]):
+class StepsTable(FixedWidthTable):
     """One row per step of a run (row key: unique id), in dependency order.
 
     :meth:`set_steps` diffs against what is shown and updates only changed cells; rows are
