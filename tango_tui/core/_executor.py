@@ -164,6 +164,13 @@ class _Execution:
                 row.error = error
             self.recorder.changed()
 
+    def _state(self, uid: str) -> StepState | None:
+        try:
+            return self.ws.step_info(self.steps[uid]).state
+        except Exception as e:  # noqa: BLE001 -- a damaged record: let the runner deal with it
+            logger.warning("cannot read the record of step %s: %s", uid, e)
+            return None
+
     def _on_start(self, step: Step) -> None:
         self._mark(step.unique_id, StepReason.RAN)
 
@@ -181,7 +188,8 @@ class _Execution:
 
     def _cached_now(self, uid: str) -> bool:
         step = self.steps[uid]
-        if step.cache_results and step in self.ws.step_cache:
+        # Only a COMPLETED record counts: a result left by a killed attempt is adopted by the runner.
+        if step.cache_results and step in self.ws.step_cache and self._state(uid) is StepState.COMPLETED:
             self.outcome[uid] = "ok"
             self._mark(uid, StepReason.CACHED)
             logger.info("Step %r: result found in the cache", step.name)
@@ -252,7 +260,9 @@ class _Execution:
         for uid in self.order:
             row = run.plan[uid]
             if row.state is StepState.RUNNING or (interrupted and row.reason is StepReason.RAN):
-                self._mark(uid, StepReason.RAN)  # the record now says how the attempt ended
+                # The record now says how the attempt ended; the reason stays what it was.
+                reason = StepReason.RAN if row.reason is StepReason.PENDING else row.reason
+                self._mark(uid, reason, blocked_by=row.blocked_by)
         # Dependents first, so a chain of unneeded uncacheable steps is seen as such.
         for uid in reversed(self.order):
             if run.plan[uid].reason is not StepReason.PENDING:

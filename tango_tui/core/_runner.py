@@ -2,10 +2,14 @@
 
 :class:`StepRunner` is what ``Step.result()`` and the executor use. For one step it loops:
 
-1. a cached result is returned as it is;
-2. a step RUNNING elsewhere (another process, or another thread here) is waited for, polling its
-   state with a backoff from 10 ms up to 0.2 s;
-3. otherwise (INCOMPLETE, FAILED, CRASHED, UNCACHEABLE) the dependencies' results are obtained
+1. a step RUNNING elsewhere (another process, or another thread here) is waited for, polling its
+   state with a backoff from 10 ms up to 0.2 s, even when its result is already published (its
+   COMPLETED record comes right after);
+2. a COMPLETED step's cached result is returned as it is;
+3. a result in the cache without a COMPLETED record (the attempt that stored it was killed before
+   recording, or its record write failed) is adopted: the step is claimed and finished with that
+   result, without running the body again;
+4. otherwise (INCOMPLETE, FAILED, CRASHED, UNCACHEABLE) the dependencies' results are obtained
    first (the same way), then ``step_starting`` claims the step. If another process claimed it in
    between, ``step_starting`` raises :class:`StepStateError` and the loop goes back to waiting.
    The body runs inside ``workspace.step_log_context`` and ends in ``step_finished`` or
@@ -78,24 +82,34 @@ class StepRunner:
         ws = self.workspace
         delay = POLL_MIN
         while True:
-            found, value = self._cached(step)
-            if found:
-                return value
             state = ws.step_info(step).state
-            if state is StepState.COMPLETED and step.cache_results:
-                # Published between our two looks? Then it is there now.
-                found, value = self._cached(step)
-                if found:
-                    return value
-                raise StepStateError(
-                    step, state, "it is recorded as completed but its result is not in the cache"
-                )
             if state is not StepState.RUNNING:
-                value = self._execute(step)
+                found, value = self._cached(step)
+                if state is StepState.COMPLETED and step.cache_results:
+                    if found:
+                        return value
+                    raise StepStateError(
+                        step, state, "it is recorded as completed but its result is not in the cache"
+                    )
+                # A whole result without a COMPLETED record: the attempt that stored it ended
+                # (killed, or its record write failed) before saying so. Adopt it, not rerun.
+                value = self._adopt(step, value) if found else self._execute(step)
                 if value is not _LOST:
                     return value
+            # RUNNING elsewhere (even if its result is already published, its record is not yet
+            # COMPLETED): wait for it.
             time.sleep(delay)
             delay = min(delay * 2, POLL_MAX)
+
+    def _adopt(self, step: Step, value: Any) -> Any:
+        ws = self.workspace
+        try:
+            ws.step_starting(step)
+        except StepStateError:
+            return _LOST
+        logger.info("Step %r (%s): completing the record of a result stored by an earlier attempt",
+                    step.name, step.unique_id)
+        return ws.step_finished(step, value)
 
     def _cached(self, step: Step) -> tuple[bool, Any]:
         if not step.cache_results:

@@ -308,3 +308,16 @@ def test_a_generator_failing_half_way_fails_the_step(ws: Workspace) -> None:
     info = ws.step_info(step)
     assert info.state is StepState.FAILED and "stream broke" in info.error
     assert step not in ws.step_cache
+
+
+def test_a_result_without_a_completed_record_is_adopted_not_rerun(ws: Workspace, tmp_path: Path) -> None:
+    log = str(tmp_path / "log")
+    step = Add(a=40, b=2, log=log, step_name="s")
+    ws.step_cache[step] = 42  # stored by an attempt that never recorded COMPLETED
+    assert ws.step_info(step).state is not StepState.COMPLETED
+    run = run_steps(ws, [step], name="adopt")
+    assert lines(log) == []  # the body did not run again
+    assert ws.step_info(step).state is StepState.COMPLETED
+    row = run.plan[step.unique_id]
+    assert (row.state, row.reason.value, run.status) == (StepState.COMPLETED, "cached", RunStatus.COMPLETED)
+    assert step.result(ws) == 42
