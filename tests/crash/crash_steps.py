@@ -38,3 +38,25 @@ class Plain(Step):
 
     def run(self, x: Any) -> Any:  # type: ignore[override]
         return x
+
+
+class Add(Step):
+    """Adds two numbers and logs it."""
+
+    VERSION = "1"
+
+    def run(self, a: int, b: int) -> int:  # type: ignore[override]
+        import logging
+
+        logging.getLogger("crash.steps").warning("adding %d and %d", a, b)
+        print(f"stdout of add: {a} + {b}")
+        return a + b
+
+
+class Fail(Step):
+    """Always fails."""
+
+    VERSION = "1"
+
+    def run(self, x: Any) -> Any:  # type: ignore[override]
+        raise ValueError(f"planned failure on {x!r}")

@@ -1,0 +1,194 @@
+"""A generated corpus of bad input, checked through every layer (see ``corpus_cases.py``).
+
+For each case, on a broken copy of a real workspace:
+
+(a) the library raises an error naming the path and the problem, or skips the broken record with
+    a warning naming it while the rest stays usable, and never raises anything but its own errors;
+(b) the headless CLI (``ls``, ``ls --json``, ``show``, ``show --json``) prints the rest plus a
+    problem line, or exits non-zero with a message naming the path; never a traceback;
+(c) the real Textual app opens, shows the problem, survives navigation (runs -> run -> step ->
+    run log -> back) and does not crash;
+(d) every file of the workspace (and the tree listing) is unchanged afterwards.
+
+The probes run in batch driver processes (``crash_corpus.py``), the permission cases as user
+nobody (root reads everything), all at once on both cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from corpus_cases import CASES, Case, build_base
+from crash_support import tree_checksums
+
+HERE = Path(__file__).resolve().parent
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def _nobody_works() -> bool:
+    if shutil.which("setpriv") is None:
+        return False
+    probe = subprocess.run([*NOBODY, "true"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def _run_drivers(
+    groups: list[tuple[list[str], list[dict[str, Any]]]], out_dir: Path
+) -> dict[str, Any]:
+    procs = []
+    for i, (prefix, specs) in enumerate(groups):
+        if not specs:
+            continue
+        spec_file, result_file = out_dir / f"specs-{i}.json", out_dir / f"results-{i}.json"
+        spec_file.write_text(json.dumps(specs))
+        env = {**os.environ, "HOME": str(out_dir), "TZ": "UTC"}
+        cmd = [
+            *prefix,
+            sys.executable,
+            str(HERE / "crash_corpus.py"),
+            str(spec_file),
+            str(result_file),
+        ]
+        procs.append(
+            (
+                subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+                result_file,
+            )
+        )
+    results: dict[str, Any] = {}
+    try:
+        for p, result_file in procs:
+            _out, err = p.communicate(timeout=180)
+            assert p.returncode == 0, f"driver failed:\n{err.decode(errors='replace')[-4000:]}"
+            results.update(json.loads(result_file.read_text()))
+    finally:
+        for p, _ in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return results
+
+
+@pytest.fixture(scope="module")
+def corpus() -> Iterator[dict[str, Any]]:
+    """Every case broken, probed and checksummed: ``{id: {"case", "result", "before", "after"}}``."""
+    # World-readable, so that user nobody can reach the cases (pytest's tmp dirs are 0700).
+    top = Path(tempfile.mkdtemp(prefix="tango-tui-corpus-"))
+    top.chmod(0o755)
+    out_dir = top / "out"
+    out_dir.mkdir()
+    out_dir.chmod(0o777)
+    try:
+        base = top / "base"
+        build_base(base)
+        nobody = _nobody_works()
+        entries: dict[str, Any] = {}
+        groups: list[tuple[list[str], list[dict[str, Any]]]] = [([], []), ([], []), (NOBODY, [])]
+        for i, case in enumerate(CASES):
+            if case.nobody and not nobody:
+                continue
+            root = top / case.id
+            shutil.copytree(base, root, symlinks=True)
+            path = case.mutate(root)
+            spec = {"id": case.id, "root": str(path), "run": case.run, "uid": case.uid}
+            entries[case.id] = {"case": case, "path": path, "before": tree_checksums(top / case.id)}
+            groups[2 if case.nobody else i % 2][1].append(spec)
+        results = _run_drivers(groups, out_dir)
+        for cid, entry in entries.items():
+            entry["result"] = results[cid]
+            entry["after"] = tree_checksums(top / cid)
+        yield entries
+    finally:
+        for dirpath, dirnames, _ in os.walk(top):
+            for d in dirnames:
+                os.chmod(os.path.join(dirpath, d), 0o755)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _show(result: dict[str, Any]) -> str:
+    return json.dumps(result, indent=1)[:6000]
+
+
+PARAMS = [
+    pytest.param(
+        c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.xfail)] if c.xfail else []
+    )
+    for c in CASES
+]
+
+
+@pytest.mark.parametrize("case", PARAMS)
+def test_bad_input(case: Case, corpus: dict[str, Any]) -> None:
+    if case.id not in corpus:
+        pytest.skip("cannot switch to user nobody here (setpriv)")
+    entry = corpus[case.id]
+    res, path = entry["result"], str(entry["path"])
+    lib, cli, app = res["lib"], res["cli"], res["app"]
+
+    # (a) the library
+    assert lib["foreign"] == [], f"library raised a non-library error:\n{_show(lib)}"
+    errors, warnings = "\n".join(lib["errors"]), "\n".join(lib["warnings"])
+    if case.lib == "raise":
+        for needle in case.lib_needles:
+            assert needle in errors, f"{needle!r} not in the library's errors:\n{_show(lib)}"
+    elif case.lib == "skip":
+        assert lib["runs"] is not None and "second" in lib["runs"], _show(lib)
+        for needle in case.lib_needles:
+            assert needle in warnings, f"{needle!r} not in the library's warnings:\n{_show(lib)}"
+    else:
+        for needle in case.lib_needles:
+            assert needle in errors + warnings, f"{needle!r} not reported:\n{_show(lib)}"
+
+    # (b) the headless CLI
+    for call in cli:
+        assert call["traceback"] is None, f"tango-tui {call['args']} crashed:\n{call['traceback']}"
+        assert "Traceback" not in call["err"], call["err"]
+        assert call["code"] in (0, 1, 2), call
+        if call["code"] != 0:
+            assert call["err"].startswith("tango-tui: "), call
+            assert path in call["err"] or case.run in call["err"], (
+                f"message does not name it: {call}"
+            )
+        if call["args"][-1] == "--json" and call["code"] == 0:
+            json.loads(call["out"])  # the rest, still valid JSON
+    ls = cli[0]
+    if case.open_fails:
+        assert ls["code"] == 2 and path in ls["err"], ls
+    elif not case.tango1:
+        assert ls["code"] == 0, ls
+        assert "second" in ls["out"] or not case.rest, f"the rest is not listed: {ls}"
+    printed = "\n".join(c["out"] + c["err"] for c in cli)
+    for needle in case.cli_needles:
+        assert needle in printed, f"{needle!r} not printed by the CLI:\n{_show(cli)}"
+
+    # (c) the app
+    if case.open_fails:
+        assert app["make_app_error"] and path in app["make_app_error"], app["make_app_error"]
+        for needle in case.app_needles:
+            assert needle in app["make_app_error"]
+    else:
+        assert app["error"] is None, f"the app crashed:\n{app['error']}"
+        assert app["final_screen"] == "RunsScreen", app["visited"]
+        if case.run in (lib["runs"] or []):  # the library lists it: the app opens it
+            assert "run" in app["visited"], app["visited"]
+        for needle in case.app_needles:
+            assert needle in app["text"], f"{needle!r} not shown by the app:\n{app['text'][-3000:]}"
+
+    # (d) nothing changed
+    assert entry["after"] == entry["before"]
+    for check in case.extra_checks:
+        check(entry["path"])
+
+
+def test_the_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 30
+    assert len({c.id for c in CASES}) == len(CASES)
