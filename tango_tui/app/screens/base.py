@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, cast
 
 from textual.screen import Screen
@@ -11,6 +12,13 @@ from ..messages import Changes
 
 if TYPE_CHECKING:
     from ..app import TangoTuiApp
+
+
+MIN_LOAD_GAP = 0.05
+"""Shortest time between the starts of two reads of the same screen, in seconds."""
+LOAD_GAP_FACTOR = 2.0
+"""The gap is also at least this many times the last read's duration, so reading a big run
+while its steps write fast takes at most about a third of the time."""
 
 
 class LiveScreen(Screen[None]):
@@ -30,6 +38,9 @@ class LiveScreen(Screen[None]):
         self._has_missed = False
         self._loading = False
         self._load_again = False
+        self._load_started = 0.0
+        self._load_gap = MIN_LOAD_GAP
+        self._load_timer: Any = None
 
     @property
     def tango(self) -> TangoTuiApp:
@@ -67,8 +78,18 @@ class LiveScreen(Screen[None]):
         if self._loading:
             self._load_again = True
             return
+        wait = self._load_started + self._load_gap - time.monotonic()
+        if wait > 0:
+            if self._load_timer is None:
+                self._load_timer = self.set_timer(wait, self._load_later)
+            return
         self._loading = True
+        self._load_started = time.monotonic()
         self._start_load()
+
+    def _load_later(self) -> None:
+        self._load_timer = None
+        self.load()
 
     def _start_load(self) -> None:
         """Start the load worker (override)."""
@@ -77,6 +98,8 @@ class LiveScreen(Screen[None]):
     def load_done(self) -> None:
         """Call when a load result arrives (or the worker failed): start a pending reload."""
         self._loading = False
+        took = time.monotonic() - self._load_started
+        self._load_gap = max(MIN_LOAD_GAP, LOAD_GAP_FACTOR * took)
         if self._load_again:
             self._load_again = False
             self.load()

@@ -107,7 +107,8 @@ class RunScreen(LiveScreen):
         self.post_message(RunDetailLoaded(self.run_name, data=detail))
 
     def on_run_detail_loaded(self, message: RunDetailLoaded) -> None:
-        self.load_done()
+        # Done once the result is on screen, so the next read waits for the paint too.
+        self.call_after_refresh(self.load_done)
         notice = self.query_one("#run-notice", Static)
         if message.error:
             # Keep the last good view and say what is wrong above it.

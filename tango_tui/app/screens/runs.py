@@ -81,7 +81,8 @@ class RunsScreen(LiveScreen):
         self.post_message(RunsLoaded(None, data=(rows, problems)))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
-        self.load_done()
+        # Done once the result is on screen, so the next read waits for the paint too.
+        self.call_after_refresh(self.load_done)
         notice = self.query_one("#runs-notice", Static)
         if message.error:
             notice.update(message.error)

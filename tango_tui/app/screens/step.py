@@ -117,7 +117,8 @@ class StepScreen(LiveScreen):
         return lines
 
     def on_step_info_loaded(self, message: StepInfoLoaded) -> None:
-        self.load_done()
+        # Done once the result is on screen, so the next read waits for the paint too.
+        self.call_after_refresh(self.load_done)
         details = self.query_one(StepDetails)
         if message.error:
             details.show_error(message.error)
