@@ -126,7 +126,7 @@ async def shoot(root: Path) -> None:
             lambda: (
                 state_of(run.detail, "check_labels") == "failed"
                 and state_of(run.detail, "train") == "running"
-                and any(s.progress for s in run.detail.steps)
+                and any(s.progress and s.progress.rate for s in run.detail.steps)
             ),
             "failure and a progress bar",
         )
@@ -141,6 +141,9 @@ async def shoot(root: Path) -> None:
             "failed step",
         )
         await until(pilot, lambda: step.query_one(LogLines).window, "its log")
+        # Show the end of the record, where the traceback is.
+        step.query_one("#step-scroll").scroll_end(animate=False)
+        await pilot.pause(0.2)
         save(app, "step-view-traceback")
 
         await pilot.press("escape")
