@@ -76,6 +76,8 @@ async def test_g_and_G_go_to_top_and_bottom(workspace: Path, tmp_path: Path) -> 
         assert texts(lines)[0] == "line 0" and not lines.follow
         await pilot.press("pagedown")
         assert texts(lines)[0] != "line 0"
+        await pilot.press("pageup")
+        assert texts(lines)[0] == "line 0"
         await pilot.press("G")
         assert texts(lines)[-1] == "line 999" and lines.follow
         await pilot.press("home")

@@ -106,6 +106,10 @@ async def test_dependency_tree_selects_the_step_in_the_table(workspace: Path) ->
         await pilot.press("enter")
         await wait_for(pilot, lambda: table.selected_uid == uid_of(screen, "boom"))
         assert table.has_focus
+        await pilot.press("shift+tab")  # focus moves between the tree and the table
+        assert tree.has_focus
+        await pilot.press("tab")
+        assert table.has_focus
         await pilot.press("t")
         assert not tree.display
         await pilot.press("t")

@@ -109,6 +109,15 @@ async def test_help_lists_every_binding_and_closes(workspace: Path) -> None:
         assert isinstance(app.screen, RunsScreen)
 
 
+async def test_r_reloads(workspace: Path) -> None:
+    app = make_app(str(workspace))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.loaded)
+        loads = app.screen.loads
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.screen.loads > loads, what="a reload")
+
+
 async def test_q_quits(workspace: Path) -> None:
     app = make_app(str(workspace))
     async with app.run_test(size=SIZE) as pilot:

@@ -7,7 +7,7 @@ The workspace is written by the real library under a fixed path with a frozen cl
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,13 @@ SIZE = (160, 40)
 
 
 @pytest.fixture
-def snap_ws(frozen_clock: Callable[[], datetime]) -> Path:
-    """The two-run workspace at a fixed path, written with the frozen clock."""
+def snap_ws(frozen_clock: Callable[[], datetime]) -> Iterator[Path]:
+    """The two-run workspace at a fixed path (it is on screen), written with the frozen clock."""
     root = SNAP_ROOT / "ws"
     shutil.rmtree(SNAP_ROOT, ignore_errors=True)
     SNAP_ROOT.mkdir(parents=True)
-    return build_workspace(root)
+    yield build_workspace(root)
+    shutil.rmtree(SNAP_ROOT, ignore_errors=True)
 
 
 async def _loaded(pilot: Any) -> None:

@@ -32,6 +32,8 @@ class RunsScreen(LiveScreen):
         self.loaded = False
         """Whether the first list of runs has arrived (tests wait on it)."""
         self._dirty: set[str] | None = None  # runs to look at again; None: all of them
+        self.loads = 0
+        """How many lists of runs have been applied (tests wait on it)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -89,6 +91,7 @@ class RunsScreen(LiveScreen):
             notice.display = True
             return
         rows, problems = message.data
+        self.loads += 1
         self.table.set_rows(rows)
         self.loaded = True
         if problems:
