@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -101,6 +102,11 @@ class RunScreen(LiveScreen):
         """Read the run's detail in a thread; post :class:`RunDetailLoaded`."""
         try:
             detail = self.source.run_detail(self.run_name)
+        except KeyError:
+            where = self.tango.root / "runs" / self.run_name
+            error = f"the run is gone ({where} no longer exists)"
+            self.post_message(RunDetailLoaded(self.run_name, error=error))
+            return
         except Exception as e:  # noqa: BLE001 (shown in place; the app keeps running)
             self.post_message(RunDetailLoaded(self.run_name, error=str(e)))
             return
@@ -198,4 +204,5 @@ class RunScreen(LiveScreen):
         if path is None:
             self.notify("this run has no log file", severity="warning")
             return
+        path = Path(path)
         self.app.push_screen(LogScreen(path, title=f"run {self.run_name}: {path.name}"))
