@@ -161,14 +161,19 @@ async def _settle(app: Any, pilot: Any, cond: Any = None, timeout: float = 10.0)
 
 
 async def drive_app(
-    root: str, run: str | None, uid: str | None, hook: Any = None
+    root: str, run: str | None, uid: str | None, hook: Any = None, log_screen: bool = False
 ) -> dict[str, Any]:
-    """Open the dashboard, open ``run`` and step ``uid`` (and its run log), go back to the runs.
+    """Open the dashboard, open ``run`` and step ``uid``, go back to the runs.
+
+    With ``log_screen``, also switch the step's log pane to the run log, open the run's log view
+    from the run (``l``), then the help screen.
 
     ``hook(stage, app, pilot)`` (async) is called at each stage ("runs", "run", "step") so a test
     can change the workspace while the app is open.
     """
     from tango_tui.app import make_app
+    from tango_tui.app.screens.help import HelpScreen
+    from tango_tui.app.screens.log import LogScreen
     from tango_tui.app.screens.run import RunScreen
     from tango_tui.app.screens.runs import RunsScreen
     from tango_tui.app.screens.step import StepScreen
@@ -228,6 +233,21 @@ async def drive_app(
                         await hook("step", app, pilot)
                         await _settle(app, pilot)
                     texts.append(app_text(app))
+                    if log_screen:
+                        await pilot.press("o")  # the step's pane shows the run's log
+                        await _settle(app, pilot)
+                        texts.append(app_text(app))
+                    await pilot.press("escape")
+                    await _settle(app, pilot, lambda: isinstance(app.screen, RunScreen))
+                if log_screen:
+                    await pilot.press("l")
+                    await _settle(app, pilot, lambda: isinstance(app.screen, LogScreen))
+                    await _settle(app, pilot)
+                    res["visited"].append("log")
+                    texts.append(app_text(app))
+                    await pilot.press("escape", "question_mark")
+                    await _settle(app, pilot, lambda: isinstance(app.screen, HelpScreen))
+                    res["visited"].append("help")
                     await pilot.press("escape")
                     await _settle(app, pilot, lambda: isinstance(app.screen, RunScreen))
                 await pilot.press("escape")
@@ -246,7 +266,7 @@ def probe(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "lib": probe_library(root, run, uid),
         "cli": probe_cli(root, run),
-        "app": asyncio.run(drive_app(root, run, uid)),
+        "app": asyncio.run(drive_app(root, run, uid, log_screen=spec.get("log_screen", False))),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import os
 import stat
 import sys
@@ -62,7 +63,7 @@ def overlaps(spans: dict[str, list[tuple[float, float, int]]]) -> list[str]:
     bad = []
     for uid, items in spans.items():
         items = sorted(items)
-        for (s1, e1, p1), (s2, _, p2) in zip(items, items[1:]):
+        for (s1, e1, p1), (s2, _, p2) in itertools.pairwise(items):
             if s2 < e1:
                 bad.append(f"{uid}: pid {p2} started at {s2} while pid {p1} ran until {e1}")
     return bad

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_cases import CASES, Case, build_base
+from corpus_cases import CASES, TOTAL, Case, build_base
+from crash_corpus import _settle, app_text, drive_app
 from crash_support import tree_checksums
 
 HERE = Path(__file__).resolve().parent
@@ -192,3 +193,62 @@ def test_bad_input(case: Case, corpus: dict[str, Any]) -> None:
 def test_the_corpus_is_big_enough() -> None:
     assert len(CASES) >= 30
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+# ----- cases that change the workspace while the dashboard is open ------------------------------
+@pytest.fixture
+def live_ws(tmp_path: Path) -> Path:
+    build_base(tmp_path / "ws")
+    return tmp_path / "ws"
+
+
+async def _until_shown(app: Any, pilot: Any, needle: str) -> None:
+    await _settle(app, pilot, lambda: needle in app_text(app), timeout=15)
+
+
+def _truncate(path: Path, data: bytes) -> None:
+    """Truncate in place (same inode, as ``> file`` in a shell) and write ``data``."""
+    with open(path, "r+b") as f:
+        f.truncate(0)
+        f.write(data)
+
+
+def _log_of_total(root: Path) -> Path:
+    return next((root / "cache" / TOTAL / "logs").iterdir())
+
+
+@pytest.mark.parametrize("how", ["truncated", "rotated"])
+async def test_log_changed_while_followed(live_ws: Path, how: str) -> None:
+    snapshot: dict[str, Any] = {}
+
+    async def hook(stage: str, app: Any, pilot: Any) -> None:
+        if stage != "step":
+            return
+        log = _log_of_total(live_ws)
+        await _until_shown(app, pilot, "adding 1 and 2")  # the step's log is shown and followed
+        if how == "truncated":
+            _truncate(log, b"after the truncation\n")
+        else:
+            log.rename(log.with_name(log.name + ".1"))
+            log.write_bytes(b"after the rotation\n")
+        snapshot["before"] = tree_checksums(live_ws)
+        await _until_shown(app, pilot, f"after the {how[:-2]}ion")
+
+    res = await drive_app(str(live_ws), "first", TOTAL, hook=hook)
+    assert res["error"] is None, res["error"]
+    assert res["visited"] == ["runs", "run", "step"] and res["final_screen"] == "RunsScreen"
+    assert tree_checksums(live_ws) == snapshot["before"]
+
+
+async def test_workspace_deleted_while_the_dashboard_is_open(live_ws: Path) -> None:
+    async def hook(stage: str, app: Any, pilot: Any) -> None:
+        if stage == "run":
+            shutil.rmtree(live_ws)
+            # The open run cannot be read any more: said in place, the last view kept.
+            await _until_shown(app, pilot, "cannot read run 'first'")
+
+    res = await drive_app(str(live_ws), "first", TOTAL, hook=hook)
+    assert res["error"] is None, res["error"]
+    assert res["visited"] == ["runs", "run", "step"] and res["final_screen"] == "RunsScreen"
+    assert "cannot read step" in res["text"]
+    assert not live_ws.exists()  # and nothing was recreated

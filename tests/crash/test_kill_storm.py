@@ -15,7 +15,6 @@ import textwrap
 import threading
 from pathlib import Path
 
-import pytest
 from crash_steps import Plain
 from crash_support import wait_until
 
@@ -27,18 +26,13 @@ HERE = Path(__file__).resolve().parent
 def test_short_kill_storm(fast_dir: Path, load_storm) -> None:
     ks = load_storm
     seed = random.randrange(2**32)
-    # --seconds is only a safety bound: the storm ends after 80 step bodies.
-    report = ks.run_storm(fast_dir, seconds=60, executions=80, workers=4, seed=seed)
+    # --seconds is only a safety bound: the storm ends after 60 step bodies.
+    report = ks.run_storm(fast_dir, seconds=60, executions=60, workers=4, seed=seed)
     print(f"seed {seed}\n" + "\n".join(report.lines()))
-    known = [v for v in report.violations if v.startswith(ks.KNOWN_BUG)]
-    others = [v for v in report.violations if not v.startswith(ks.KNOWN_BUG)]
-    assert not others, f"seed {seed}: {others[:10]}"
-    assert report.executions >= 80
+    assert report.violations == [], f"seed {seed}: {report.violations[:10]}"
+    assert report.executions >= 60
     assert report.kills >= 4 and report.spawns >= report.kills
     assert report.steps_checked > 0
-    # Violations of the known bug (CRASHED with its result cached) are pinned deterministically
-    # by the xfail test below; here they are only shown.
-    print(f"known-bug violations: {len(known)}")
 
 
 def _child(code: str, *args: str) -> subprocess.Popen[bytes]:
@@ -46,14 +40,8 @@ def _child(code: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", prelude + textwrap.dedent(code), *args])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a kill after the result marker but before the COMPLETED record leaves the step "
-    "CRASHED forever while its cached result is used; every later run over it ends FAILED "
-    "(core/_runner.py:StepRunner._cached and core/_executor.py:_Execution._cached_now take the "
-    "result of a non-COMPLETED step; core/_local.py:LocalWorkspace.step_info reports CRASHED)",
-)
 def test_kill_between_result_and_record_is_completed_by_the_next_run(tmp_path: Path) -> None:
+    """The storm's first find (fixed in core 92b8ebf): the step must not stay CRASHED forever."""
     root = tmp_path / "ws"
     child = _child(
         """
@@ -77,14 +65,8 @@ def test_kill_between_result_and_record_is_completed_by_the_next_run(tmp_path: P
     assert run.status is RunStatus.COMPLETED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a run that found a step's result published by another process before its "
-    "COMPLETED record ends with that row RUNNING and reason 'ran' in its final run.json "
-    "(core/_executor.py:_Execution._finish re-marks RUNNING rows as RAN; _mark copies the "
-    "RUNNING state)",
-)
 def test_run_that_waited_for_another_process_records_cached_and_completed(tmp_path: Path) -> None:
+    """The storm's second find (fixed in core 92b8ebf): no RUNNING/'ran' row in a finished run."""
     root = tmp_path / "ws"
     published, go = tmp_path / "published", tmp_path / "go"
     LocalWorkspace(root)

@@ -93,10 +93,6 @@ def test_overlapping_pipelines_share_steps_and_never_run_one_twice(
         rows = {who: r.plan[step.unique_id] for who, r in runs.items()}
         assert all(row.state is StepState.COMPLETED for row in rows.values()), rows
         reasons = sorted(row.reason.value for row in rows.values())
-        if reasons == ["ran", "ran"]:
-            # Only one process executed it (the journal says so): the other run met the known
-            # executor bug pinned by test_kill_storm.py::test_run_that_waited_for_another_...
-            pytest.xfail("known bug: a waited-for step recorded as 'ran' (core/_executor.py)")
         assert reasons == ["cached", "ran"], f"{step.unique_id}: {reasons}"
         if parallelism == 1:  # else the body ran in one of the executor's worker processes
             ran_in = next(who for who, row in rows.items() if row.reason is StepReason.RAN)
