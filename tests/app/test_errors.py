@@ -44,3 +44,19 @@ async def test_garbage_step_record_is_reported_in_the_step_view(own_workspace: P
         assert boom in str(details.content)
         await pilot.press("escape")
         assert app.screen is screen  # still running, still navigable
+
+
+async def test_workspace_deleted_while_open_then_recreated(own_workspace: Path) -> None:
+    import shutil
+
+    app = make_app(str(own_workspace))
+    async with app.run_test(size=SIZE) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.loaded and app.screen.query_one(RunsTable))
+        assert table.row_count == 2
+        backup = shutil.copytree(own_workspace, own_workspace.with_name("backup"), symlinks=True)
+        shutil.rmtree(own_workspace)
+        await wait_for(pilot, lambda: table.row_count == 0, what="runs gone")
+        notice = app.screen.query_one("#runs-notice")
+        assert "No runs yet" in str(notice.render())
+        shutil.copytree(backup, own_workspace, symlinks=True)
+        await wait_for(pilot, lambda: table.row_count == 2, what="runs back")
