@@ -246,7 +246,7 @@ class StormReport:
     spawns: int = 0
     jobs: int = 0
     max_concurrent: int = 0
-    contended_steps: int = 0
+    reexecuted_steps: int = 0
     runs: int = 0
     crashed_runs: int = 0
     crashed_steps: int = 0
@@ -418,7 +418,7 @@ def check_overlaps(
     edges = []
     for uid, spans in intervals.items():
         spans.sort()
-        report.contended_steps += len(spans) > 1
+        report.reexecuted_steps += len(spans) > 1
         for (s1, e1, p1), (s2, _, p2) in itertools.pairwise(spans):
             if s2 < e1:
                 report.violations.append(

@@ -252,3 +252,30 @@ async def test_workspace_deleted_while_the_dashboard_is_open(live_ws: Path) -> N
     assert res["visited"] == ["runs", "run", "step"] and res["final_screen"] == "RunsScreen"
     assert "cannot read step" in res["text"]
     assert not live_ws.exists()  # and nothing was recreated
+
+
+REAL_CLI = ["run-json-garbage", "not-a-workspace", "non-utf8-run-dir", "tango1-malicious-pickles"]
+
+
+def test_real_cli_processes_agree_with_the_driver(corpus: dict[str, Any]) -> None:
+    """``python -m tango_tui`` itself, for a few cases: same exit code and output as the driver's
+    in-process calls of ``cli.main``, and never a traceback."""
+    procs = {}
+    for cid in REAL_CLI:
+        args = corpus[cid]["result"]["cli"][0]["args"]
+        procs[cid] = subprocess.Popen(
+            [sys.executable, "-m", "tango_tui", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "TZ": "UTC"},
+        )
+    for cid, p in procs.items():
+        out, err = p.communicate(timeout=60)
+        driver = corpus[cid]["result"]["cli"][0]
+        assert b"Traceback" not in err, err.decode(errors="replace")
+        assert p.returncode == driver["code"], (cid, err)
+        assert err.decode("utf-8", "backslashreplace") == driver["err"]
+        assert (
+            out.decode("utf-8", "backslashreplace").splitlines()[:1]
+            == driver["out"].splitlines()[:1]
+        )
