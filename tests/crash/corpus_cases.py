@@ -217,9 +217,10 @@ def _no_marker(_: Path) -> None:
 
 
 UNLISTED = (
-    "bug: the monitor silently ignores an entry of runs/ that is not a run directory (a file, a "
-    "dangling or looping symlink) while the library warns about it, so neither the CLI nor the "
-    "dashboard says anything (monitor/_local_reader.py:LocalReader.list_runs)"
+    "bug: the monitor silently drops an entry of runs/ that is not a run directory (a file, a "
+    "dangling or looping symlink; scandir is_dir(follow_symlinks=False)) while the library warns "
+    "about it, so neither the CLI nor the dashboard says anything "
+    "(monitor/_local_reader.py:LocalReader._scan_names)"
 )
 DENIED_RUNS = (
     "bug: with runs/ unreadable, `tango-tui show DIR RUN` dies with a PermissionError traceback "
