@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterable
 from multiprocessing.connection import wait as wait_sentinels
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,7 @@ def expected(step: Step, memo: dict[str, Any]) -> Any:
     return memo[step.unique_id]
 
 
-def all_steps(jobs: range) -> dict[str, Step]:
+def all_steps(jobs: Iterable[int]) -> dict[str, Step]:
     """Every step of ``jobs`` (targets and dependencies) by unique id."""
     out: dict[str, Step] = {}
     stack: list[Step] = [total(j) for j in jobs]
@@ -243,6 +244,8 @@ class StormReport:
     completed_bodies: int = 0
     kills: int = 0
     kills_in_body: int = 0
+    liveness_checks: int = 0
+    """Step records read right after a kill (none may read RUNNING without a live owner)."""
     spawns: int = 0
     jobs: int = 0
     max_concurrent: int = 0
@@ -343,15 +346,24 @@ class Storm:
             if Path(f"{self.journal}.jobs").exists()
             else set()
         )
-        self.requeued += [j for j in self.jobs_of.pop(pid) if str(j) not in done]
-        journal = read_journal(self.journal)
-        open_bodies = _open_bodies(journal, pid)
+        jobs = self.jobs_of.pop(pid)
+        self.requeued += [j for j in jobs if str(j) not in done]
+        open_bodies = _open_bodies(read_journal(self.journal), pid)
         self.report.kills_in_body += bool(open_bodies)
-        live = {q for q in self.live}
-        for uid in open_bodies:  # the dead worker's step must not read RUNNING now
-            info = self.ws.step_info(uid)
+        # Every step the dead worker may have been in (its body, its records, its result) must
+        # read as not RUNNING now, unless a live worker has claimed it since.
+        suspects = open_bodies | set(all_steps([*jobs, *(j - 1 for j in jobs if j > 0)]))
+        self.report.liveness_checks += len(suspects)
+        for uid in suspects:
+            try:
+                info = self.ws.step_info(uid)
+            except KeyError:
+                continue  # never started
+            except Exception as e:  # noqa: BLE001
+                self.report.violations.append(f"step {uid} unreadable after a kill: {e}")
+                continue
             if info.state is StepState.RUNNING and (
-                info.owner is None or info.owner.pid not in live
+                info.owner is None or info.owner.pid not in self.live
             ):
                 self.report.violations.append(
                     f"step {uid} reads RUNNING right after its owner {pid} was killed"
