@@ -367,6 +367,8 @@ def _cases() -> list[Case]:
         Case(
             "run-names-missing-steps",
             _edit_json(runj, lambda d: d["run"]["targets"].update(ghost="Ghost-1-nowhere")),
+            lib="raise",
+            lib_needles=("Ghost-1-nowhere",),
             run="first",
             uid=None,
         ),
@@ -375,6 +377,7 @@ def _cases() -> list[Case]:
             lambda r: (shutil.rmtree(r / "cache" / TOTAL), r)[1],
             lib="raise",
             lib_needles=(TOTAL,),
+            app_needles=("cannot read step",),
         ),
         # symlinks
         Case(
@@ -502,7 +505,8 @@ def _cases() -> list[Case]:
             run="ok-run",
             uid=TANGO1_STEP,
             lib_needles=(TANGO1_STEP,),
-            app_needles=(TANGO1_STEP,),
+            cli_needles=("stepinfo.sqlite", "unreadable record"),
+            app_needles=("stepinfo.sqlite",),
         ),
         Case(
             "tango1-malicious-pickles",
@@ -510,8 +514,9 @@ def _cases() -> list[Case]:
             tango1=True,
             run="ok-run",
             uid=TANGO1_STEP,
-            lib_needles=(TANGO1_STEP,),
-            app_needles=(TANGO1_STEP,),
+            lib_needles=(TANGO1_STEP, "refused global posix.system"),
+            cli_needles=("refused global posix.system",),
+            app_needles=("stepinfo.sqlite",),
             extra_checks=[_no_marker],
         ),
     ]
