@@ -177,7 +177,8 @@ def expected(step: Step, memo: dict[str, Any]) -> Any:
                 return [resolve(x) for x in v]
             return v
 
-        memo[step.unique_id] = type(step).compute(**{k: resolve(v) for k, v in step.kwargs.items()})
+        compute = type(step).compute  # type: ignore[attr-defined]
+        memo[step.unique_id] = compute(**{k: resolve(v) for k, v in step.kwargs.items()})
     return memo[step.unique_id]
 
 
@@ -324,6 +325,7 @@ class Storm:
             args=(str(self.ws_dir), str(self.journal), str(self.errors), self.report.spawns, jobs),
         )
         p.start()
+        assert p.pid is not None
         self.live[p.pid] = p
         self.jobs_of[p.pid] = jobs
 
@@ -540,7 +542,7 @@ def verify(storm: Storm) -> None:
                 f"{problem} ({head})" if problem.startswith(KNOWN_BUG) else f"worker: {line}"
             )
     jobs = range(storm.next_job)
-    steps, memo = all_steps(jobs), {}
+    steps, memo = all_steps(jobs), dict[str, Any]()
     check_files(storm.ws_dir, report)
     check_records(storm, steps, memo, final=False)
     before = sum(1 for e in read_journal(storm.journal) if e[0] == "start")
@@ -556,9 +558,9 @@ def verify(storm: Storm) -> None:
     report.rerun_executions = (
         sum(1 for e in read_journal(storm.journal) if e[0] == "start") - before
     )
-    problem = classify_run(storm.ws, run, steps)
-    if problem:
-        report.violations.append(f"{problem} (final rerun)")
+    final_problem = classify_run(storm.ws, run, steps)
+    if final_problem:
+        report.violations.append(f"{final_problem} (final rerun)")
     check_records(storm, steps, memo, final=True)
     check_overlaps(read_journal(storm.journal), storm.killed, report)
     report.executions -= report.rerun_executions
