@@ -95,7 +95,10 @@ def test_run_that_waited_for_another_process_records_cached_and_completed(tmp_pa
         done: list[object] = []
         t = threading.Thread(target=lambda: done.append(run_steps(ws, {"p": Plain(x=7)}, name="w")))
         t.start()
-        t.join(timeout=3)  # a fixed executor may wait for the record: then release the writer
+        wait_until((root / "runs" / "w" / "run.json").exists, what="the run to be registered")
+        # A correct executor waits for the record (RUNNING elsewhere): give a wrong one the time to
+        # return early, then release the writer.
+        t.join(timeout=1)
     finally:
         go.touch()
         assert child.wait(timeout=30) == 0
