@@ -59,9 +59,21 @@ def run_to_body(run: Run) -> dict[str, Any]:
                 "boot_id": owner.boot_id,
             },
             "targets": targets,
+            # A summary for listings, written before the plan so that a reader can decode the
+            # record's head alone (readers that do not know the key ignore it).
+            "counts": _state_counts(run.plan.values()),
             "plan": {uid: row.to_json_dict() for uid, row in run.plan.items()},
         }
     }
+
+
+def _state_counts(rows: Iterable[RunStep]) -> dict[str, int]:
+    """``{state value: how many plan rows are in it}`` (the ``counts`` key of ``run.json``)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        state = StepState(row.state).value
+        counts[state] = counts.get(state, 0) + 1
+    return counts
 
 
 def _owner_from_json(data: Any) -> Owner | None:
