@@ -3,7 +3,11 @@
 Exceptions raised by steps do **not** propagate out of :func:`run_steps`: the returned
 :class:`Run` says what failed (``run.status``, and per step ``run.plan[uid].state/reason/error``).
 Only an error of the executor itself, or a ``KeyboardInterrupt``, propagates, after the run has
-been given a final status (INCOMPLETE).
+been given a final status (INCOMPLETE). SIGTERM and SIGHUP are handled like Ctrl-C while
+``run_steps`` runs in the main thread (see :mod:`tango_tui.core._signals`): the running step is
+interrupted and recorded FAILED ("interrupted by SIGTERM"), workers are stopped, the run is
+recorded INCOMPLETE, then the previous handler gets the signal (by default the process ends,
+killed by it). Worker processes die with the executor's process, even when it is SIGKILLed.
 
 Which steps are *tasks*: every cacheable step, and every target. An uncacheable step that is not
 a target is computed where a dependent needs it (in that dependent's process), as Tango's
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +34,7 @@ from ._memory import MemoryWorkspace
 from ._model import Run, RunStatus, RunStep, StepReason, StepState, utc_now
 from ._recorder import RunRecorder
 from ._runner import StepRunner
+from ._signals import SignalInterrupt, StopSignals, die_with_parent, redeliver, stop_like_interrupt_in_worker
 from ._step import Step
 from ._workspace import Workspace
 
@@ -38,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 _OK_STATES = (StepState.COMPLETED, StepState.UNCACHEABLE)
 _POLL = 0.3  # seconds between looks at worker processes when none reports
+_GRACE = 3.0  # seconds stopping workers get to record their interruption before SIGKILL
 
 
 def _named_targets(targets: Mapping[str, Step] | Iterable[Step]) -> dict[str, Step]:
@@ -82,7 +90,11 @@ def run_steps(
 
     Raises:
         RunExistsError: A run called ``name`` exists.
-        KeyboardInterrupt: Re-raised after recording the run as INCOMPLETE.
+        KeyboardInterrupt: Re-raised after recording the run as INCOMPLETE. SIGTERM and SIGHUP
+            (when their handler was not SIG_IGN, and only if called from the main thread) act
+            the same, then are re-sent to this process with the previous handlers restored: by
+            default it ends killed by that signal; if a handler of the caller's returns, a
+            ``SignalInterrupt`` (a KeyboardInterrupt) is raised.
     """
     if parallelism < 1:
         raise ValueError(f"parallelism must be at least 1, got {parallelism}")
@@ -90,9 +102,16 @@ def run_steps(
         logger.warning("a MemoryWorkspace cannot be shared with worker processes; running steps one at a time")
         parallelism = 1
     named = _named_targets(targets)
-    run = workspace.register_run(list(named.values()), name)
-    with workspace.capture_logs_for_run(run.name):
-        _Execution(workspace, run, named, parallelism).execute()
+    with StopSignals() as stop:
+        try:
+            run = workspace.register_run(list(named.values()), name)
+            with workspace.capture_logs_for_run(run.name):
+                _Execution(workspace, run, named, parallelism).execute()
+        except SignalInterrupt as e:
+            # Everything is recorded and the log closed: now the signal does what it would have.
+            stop.restore()
+            redeliver(e.signum)
+            raise
     return workspace.registered_run(run.name)
 
 
@@ -308,14 +327,22 @@ class _Execution:
         return bool(dependents) and all(r.reason is StepReason.CACHED for r in dependents)
 
 
-def _worker(url: str, run_name: str, step: Step, conn: multiprocessing.connection.Connection) -> None:
-    """A worker process: reopen the workspace, compute one step, report what ran and how."""
+def _worker(url: str, run_name: str, step: Step, conn: multiprocessing.connection.Connection,
+            parent_pid: int) -> None:
+    """A worker process: reopen the workspace, compute one step, report what ran and how.
+
+    It dies with the parent (SIGKILL from the kernel), and a SIGTERM/SIGHUP (from the parent
+    stopping it, or anyone else) interrupts the step, which is recorded FAILED with
+    "interrupted by SIGTERM" and reported like any failure.
+    """
+    die_with_parent(parent_pid)
+    stop_like_interrupt_in_worker()
     runner = StepRunner(Workspace.from_url(url), run_name)
     try:
         try:
             runner.result(step)
             conn.send((runner.started, runner.failed, None))
-        except Exception as e:  # noqa: BLE001 -- reported to the parent
+        except (Exception, SignalInterrupt) as e:  # noqa: BLE001 -- reported to the parent
             conn.send((runner.started, runner.failed, f"{type(e).__name__}: {e}"))
     finally:
         conn.close()
@@ -329,6 +356,8 @@ class _Parallel:
 
         self.ex = ex
         self.ctx = multiprocessing.get_context("fork")
+        import ctypes  # noqa: F401 -- loaded once here, not in every forked worker (die_with_parent)
+
         self.running: dict[str, tuple[Any, Any]] = {}  # uid -> (process, connection)
 
     def go(self) -> None:
@@ -359,7 +388,7 @@ class _Parallel:
         ex = self.ex
         reader, writer = self.ctx.Pipe(duplex=False)
         proc = self.ctx.Process(
-            target=_worker, args=(ex.ws.url, ex.run.name, ex.steps[uid], writer),
+            target=_worker, args=(ex.ws.url, ex.run.name, ex.steps[uid], writer, os.getpid()),
             name=f"tango-tui step {uid}",
         )
         proc.start()
@@ -400,12 +429,16 @@ class _Parallel:
                 self.ex._after(uid, started, failed, error)
 
     def _stop_all(self) -> None:
+        """Stop the workers still running: SIGTERM (each records its step FAILED, interrupted),
+        then SIGKILL for any still there after ``_GRACE`` seconds (its step reads CRASHED)."""
         for proc, conn in self.running.values():
             if proc.is_alive():
                 proc.terminate()
+        deadline = time.monotonic() + _GRACE
         for uid, (proc, conn) in list(self.running.items()):
-            proc.join(5)
+            proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
+                logger.warning("worker %d of step %s ignored SIGTERM; killing it", proc.pid, uid)
                 proc.kill()
                 proc.join()
             conn.close()
