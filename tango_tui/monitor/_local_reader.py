@@ -1,9 +1,9 @@
 """Read-only, incremental reader of a tango-tui workspace directory for the monitor.
 
 It reads the documented on-disk format (:mod:`tango_tui.core._format`) directly so that listing
-stays cheap: one ``run.json`` per run, parsed again only when its ``stat`` (inode, size, mtime)
-changed; plan rows are counted from the raw JSON, and step records are read only for a run's
-detail (and reused while their ``stat`` is unchanged). It never writes, creates or locks anything.
+stays cheap (see :mod:`._run_list`: the head of one ``run.json`` per run, read again only when its
+``stat`` changed); a run's plan rows and its step records are read only for its detail (and
+reused while their ``stat`` is unchanged). It never writes, creates or locks anything.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,8 +26,9 @@ from ..core._model import (
     StepReason,
     StepState,
 )
-from ._plan import RunRecord, dependency_order, newest_first, parse_run
+from ._plan import RunRecord, dependency_order, parse_run
 from ._rows import RunDetail, RunRow, SourceProblem, StepRow
+from ._run_list import RunList, read_record_bytes
 from ._snapshot import StatKey
 
 logger = logging.getLogger(__name__)
@@ -43,13 +43,15 @@ class LocalReader:
     def __init__(self, root: Path):
         self.root = root
         self.layout = fmt.Layout(root)
-        self._runs: dict[str, tuple[StatKey, RunRecord | RecordError]] = {}
+        self.runs = RunList(root)
+        self._plans: dict[str, tuple[StatKey, RunRecord | RecordError]] = {}
         self._steps: dict[Path, tuple[StatKey, StepInfo | RecordError]] = {}
-        self._names: list[str] | None = None
-        self._runs_s = os.fspath(self.layout.runs_dir)
-        # name -> (row, the record it was made from, whether its status depends on liveness)
-        self._rows: dict[str, tuple[RunRow, Any, bool]] = {}
-        self.problems: list[SourceProblem] = []
+        self._problems: list[SourceProblem] = []
+
+    @property
+    def problems(self) -> list[SourceProblem]:
+        """What the last listing or detail could not use, with path and problem."""
+        return [*self.runs.problems, *self._problems]
 
     # ----- cached record reads -------------------------------------------------------------
     def _cached(
@@ -81,15 +83,19 @@ class LocalReader:
         cache[key] = (st, value)
         return value
 
-    def _record(self, name: str) -> RunRecord | RecordError | None:
-        # A str path: pathlib's joins cost more than the stat itself on 10,000 runs.
-        path_s = os.path.join(self._runs_s, name, fmt.RUN_RECORD)
+    def _full_record(self, name: str) -> RunRecord | RecordError | None:
+        """Run ``name``'s record with its plan rows (the listing keeps only the head)."""
+        path = os.path.join(self.runs.runs_dir, name, fmt.RUN_RECORD)
 
         def parse() -> RunRecord:
-            path = Path(path_s)
-            return parse_run(path, fmt.read_record(path, fmt.RUN_FORMAT))
+            try:
+                return parse_run(path, read_record_bytes(path)[1])
+            except FileNotFoundError:
+                raise
+            except OSError as e:
+                raise RecordError(path, f"cannot read record: {e.strerror or e}") from None
 
-        return self._cached(self._runs, name, path_s, parse)
+        return self._cached(self._plans, name, path, parse)
 
     def _step_record(self, path: Path) -> StepInfo | RecordError | None:
         def parse() -> StepInfo:
@@ -102,135 +108,21 @@ class LocalReader:
         return self._cached(self._steps, path, path, parse)
 
     # ----- runs ----------------------------------------------------------------------------
-    def _scan_names(self) -> list[str]:
-        try:
-            with os.scandir(self.layout.runs_dir) as it:
-                names = [
-                    e.name
-                    for e in it
-                    if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
-                ]
-        except FileNotFoundError:
-            names = []
-        except OSError as e:
-            self.problems.append(SourceProblem(str(self.layout.runs_dir), e.strerror or str(e)))
-            names = []
-        return names
-
     def list_runs(self, changed: set[str] | None = None) -> list[RunRow]:
-        """Rows of every run, newest first.
-
-        With ``changed=None`` every run's ``run.json`` is stat-ed and re-read only if its stat
-        changed; with a set of names only those are looked at (new ones added, vanished ones
-        dropped). Rows of running runs are re-checked for liveness every time.
-        """
-        self.problems = []
-        if changed is None or self._names is None:
-            self._names = self._scan_names()
-            rows = [self._row(name) for name in self._names]
-        else:
-            names = set(self._names)
-            for name in changed:
-                if not name.startswith(".") and os.path.isdir(os.path.join(self._runs_s, name)):
-                    names.add(name)
-                else:
-                    names.discard(name)
-                    self._rows.pop(name, None)
-                    self._runs.pop(name, None)
-            self._names = list(names)
-            rows = [self._row(name, refresh=name in changed) for name in self._names]
-        rows.sort(key=newest_first)
-        return rows
-
-    def _row(self, name: str, refresh: bool = True) -> RunRow:
-        cached = self._rows.get(name)
-        if refresh or cached is None:
-            rec = self._record(name)
-            if cached is not None and cached[1] is rec:
-                pass  # unchanged record: reuse its row below
-            else:
-                row = self._make_row(name, rec)
-                cached = self._rows[name] = (row, rec, self._liveness_dependent(rec))
-                if isinstance(rec, RecordError):
-                    self.problems.append(SourceProblem(rec.path, rec.problem))
-                return row
-        row, rec, live = cached
-        if isinstance(rec, RecordError):
-            self.problems.append(SourceProblem(rec.path, rec.problem))
-        if live:
-            row.status = self._run_status(rec)  # type: ignore[arg-type]
-            row.counts = self._counts(rec, row.status)  # type: ignore[arg-type]
-        return row
-
-    @staticmethod
-    def _liveness_dependent(rec: RunRecord | RecordError | None) -> bool:
-        return (
-            isinstance(rec, RunRecord)
-            and rec.owner is not None
-            and (rec.status in (None, RunStatus.RUNNING) and not (rec.end_date and rec.status))
-        )
-
-    @staticmethod
-    def _counts(rec: RunRecord, status: RunStatus) -> dict[StepState, int]:
-        counts = dict(rec.state_counts)
-        if status == RunStatus.CRASHED and counts.get(StepState.RUNNING):
-            counts[StepState.CRASHED] = counts.get(StepState.CRASHED, 0) + counts.pop(
-                StepState.RUNNING
-            )
-        return counts
-
-    def _make_row(self, name: str, rec: RunRecord | RecordError | None) -> RunRow:
-        log = Path(os.path.join(self._runs_s, name, fmt.RUN_LOG))
-        if isinstance(rec, RunRecord):
-            status = self._run_status(rec)
-            n = len(rec.plan) or len(rec.targets)
-            return RunRow(
-                name,
-                rec.start_date,
-                rec.end_date,
-                status,
-                self._counts(rec, status),
-                n,
-                log,
-                None,
-                dict(rec.targets),
-            )
-        problem = (
-            str(rec.problem) if isinstance(rec, RecordError) else "run directory has no run.json"
-        )
-        try:
-            start = datetime.fromtimestamp(os.lstat(os.path.join(self._runs_s, name)).st_mtime, UTC)
-        except OSError:
-            start = datetime.fromtimestamp(0, UTC)
-        return RunRow(name, start, None, RunStatus.INCOMPLETE, {}, 0, log, problem)
-
-    def _run_status(self, rec: RunRecord) -> RunStatus:
-        if rec.end_date is not None and rec.status is not None:
-            return rec.status
-        if rec.status is not None and rec.status != RunStatus.RUNNING:
-            return rec.status
-        if rec.owner is not None:
-            alive = owner_is_alive(rec.owner)
-            return RunStatus.CRASHED if alive is False else RunStatus.RUNNING
-        # Registered without an executor: derive from the steps as last recorded.
-        counts = rec.state_counts
-        if counts.get(StepState.RUNNING):
-            return RunStatus.RUNNING
-        if counts.get(StepState.FAILED):
-            return RunStatus.FAILED
-        if rec.plan and sum(counts.get(s, 0) for s in _FINAL) == len(rec.plan):
-            return RunStatus.COMPLETED
-        return RunStatus.INCOMPLETE
+        """Rows of every run, newest first (see :meth:`RunList.list_runs`)."""
+        self._problems = []
+        return self.runs.list_runs(changed)
 
     def run_row(self, name: str) -> RunRow:
         """The row of one run (re-read if its record changed).
 
         Raises:
-            KeyError: If there is no such run directory.
+            KeyError: If there is no such run.
+            WorkspaceError: If ``runs/<name>`` cannot be reached or is not a run directory.
         """
-        if not _is_component(name) or not self.layout.run_dir(name).is_dir():
+        if not _is_component(name) or name.startswith("."):
             raise KeyError(name)
-        return self._row(name)
+        return self.runs.run_row(name)
 
     # ----- steps ---------------------------------------------------------------------------
     def step_record_path(self, uid: str, run: str | None = None) -> Path:
@@ -303,7 +195,7 @@ class LocalReader:
         except FileNotFoundError:
             return None
         except (RecordError, ValueError, TypeError) as e:
-            self.problems.append(SourceProblem(str(path), str(getattr(e, "problem", e))))
+            self._problems.append(SourceProblem(str(path), str(getattr(e, "problem", e))))
             return None
 
     def _log_path(self, rel: str | None) -> Path | None:
@@ -312,7 +204,7 @@ class LocalReader:
         try:
             self.layout.resolve(rel)  # refuses a path that escapes the workspace
         except RecordError as e:
-            self.problems.append(SourceProblem(e.path, e.problem))
+            self._problems.append(SourceProblem(e.path, e.problem))
             return None
         # Spelled under the root as given (not resolved), like the paths the watcher reports.
         return Path(os.path.normpath(os.path.join(self.root, rel)))
@@ -323,20 +215,23 @@ class LocalReader:
         Raises:
             KeyError: If there is no such run.
         """
+        self._problems = []
         row = self.run_row(name)
-        self.problems = [p for p in self.problems if p.path != str(self.layout.run_record(name))]
-        rec = self._runs.get(name, (None, None))[1]
+        record_path = str(self.layout.run_record(name))
+        self.runs.problems = [p for p in self.runs.problems if p.path != record_path]
+        rec = self._full_record(name) if row.problem is None else None
         if not isinstance(rec, RunRecord):
-            if row.problem:
-                self.problems.append(SourceProblem(str(self.layout.run_record(name)), row.problem))
+            problem = rec.problem if isinstance(rec, RecordError) else row.problem
+            if problem:
+                self._problems.append(SourceProblem(record_path, problem))
             return RunDetail(row, [])
         finished = rec.end_date is not None and row.status != RunStatus.RUNNING
         steps: list[StepRow] = []
-        for uid, raw in rec.plan.items():
+        for uid, raw in (rec.plan or {}).items():
             try:
                 rs = RunStep.from_json_dict(raw)
             except (ValueError, TypeError) as e:
-                self.problems.append(
+                self._problems.append(
                     SourceProblem(str(self.layout.run_record(name)), f"plan row {uid}: {e}")
                 )
                 rs = RunStep(unique_id=uid, name=uid, step_class_name="?")
@@ -356,7 +251,7 @@ class LocalReader:
             except KeyError:
                 info = None
             except RecordError as e:
-                self.problems.append(SourceProblem(e.path, e.problem))
+                self._problems.append(SourceProblem(e.path, e.problem))
                 info, problem = None, e.problem
             if info is not None and info.state != StepState.INCOMPLETE:
                 state, start, end = info.state, info.start_time, info.end_time

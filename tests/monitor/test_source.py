@@ -176,7 +176,7 @@ def test_incremental_refresh_reuses_unchanged_records(tmp_path: Path) -> None:
     src = open_source(tmp_path)
     src.list_runs()
     reader = src._reader
-    before = {n: id(v[1]) for n, v in reader._runs.items()}
+    before = {n: id(v[1]) for n, v in reader.runs._records.items()}
     wf.write_run(
         tmp_path,
         "r2",
@@ -186,7 +186,7 @@ def test_incremental_refresh_reuses_unchanged_records(tmp_path: Path) -> None:
         status="failed",
     )
     rows = {r.name: r for r in src.refresh_runs({"r2"})}
-    after = {n: id(v[1]) for n, v in reader._runs.items()}
+    after = {n: id(v[1]) for n, v in reader.runs._records.items()}
     assert rows["r2"].status == RunStatus.FAILED
     assert [n for n in before if before[n] != after[n]] == ["r2"]
     # A full listing notices a change too (stat differs), and deletions.
