@@ -7,6 +7,7 @@ The clock is :func:`now`, a module attribute so tests can freeze it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.text import Text
 
@@ -148,4 +149,41 @@ def progress_text(progress: Progress | None, width: int = 12) -> Text:
     eta = progress.eta_seconds
     if eta is not None:
         out.append(f" eta {fmt_seconds(eta)}", style="grey70")
+    return out
+
+
+def readable_order(steps: list[Any]) -> list[Any]:
+    """Steps (``StepRow``-like) in dependency order; ties by start time (unstarted last), name.
+
+    The run record keeps its steps keyed by unique id, i.e. in hash order; a person reads a
+    pipeline top-down: what runs first, first.
+    """
+    import heapq
+
+    by_uid = {s.unique_id: s for s in steps}
+    waiting = {s.unique_id: sum(1 for d in set(s.dependencies) if d in by_uid) for s in steps}
+    needed_by: dict[str, list[str]] = {}
+    for s in steps:
+        for d in set(s.dependencies):
+            if d in by_uid:
+                needed_by.setdefault(d, []).append(s.unique_id)
+
+    def key(uid: str) -> tuple[bool, float, str, str]:
+        s = by_uid[uid]
+        start = s.start_time.timestamp() if s.start_time is not None else 0.0
+        return (s.start_time is None, start, s.name, uid)
+
+    ready = [key(u) for u, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    out: list[Any] = []
+    while ready:
+        uid = heapq.heappop(ready)[3]
+        out.append(by_uid[uid])
+        for nxt in needed_by.get(uid, ()):
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                heapq.heappush(ready, key(nxt))
+    if len(out) < len(steps):  # a cycle cannot happen in a run; keep every step anyway
+        seen = {s.unique_id for s in out}
+        out.extend(s for s in steps if s.unique_id not in seen)
     return out

@@ -83,7 +83,7 @@ async def test_n_without_failures_says_so(workspace: Path) -> None:
         assert any("no failed step" in str(n.message) for n in app._notifications)
 
 
-async def test_dependency_tree_selects_the_step_in_the_table(workspace: Path) -> None:
+async def test_enter_in_the_dependency_tree_opens_the_step(workspace: Path) -> None:
     app = make_app(str(workspace))
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_run(pilot, app, "second")
@@ -104,12 +104,16 @@ async def test_dependency_tree_selects_the_step_in_the_table(workspace: Path) ->
         assert boom_node.label.plain.endswith("boom")
         tree.move_cursor(boom_node)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: table.selected_uid == uid_of(screen, "boom"))
-        assert table.has_focus
-        await pilot.press("shift+tab")  # focus moves between the tree and the table
+        step = await wait_for(pilot, lambda: isinstance(app.screen, StepScreen) and app.screen)
+        assert step.uid == uid_of(screen, "boom")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, what="back on the run")
+        assert table.selected_uid == uid_of(screen, "boom")  # the table's cursor followed
         assert tree.has_focus
-        await pilot.press("tab")
+        await pilot.press("tab")  # focus moves between the tree and the table
         assert table.has_focus
+        await pilot.press("shift+tab")
+        assert tree.has_focus
         await pilot.press("t")
         assert not tree.display
         await pilot.press("t")

@@ -18,6 +18,9 @@ from ..widgets.dep_tree import DepTree
 from ..widgets.steps_table import StepsTable
 from .base import LiveScreen
 
+TREE_MIN_WIDTH = 120
+"""The dependency tree is shown by default only on terminals at least this wide."""
+
 
 class RunScreen(LiveScreen):
     """The steps of run ``name`` (targets and dependencies) with states, timings and reasons."""
@@ -75,6 +78,8 @@ class RunScreen(LiveScreen):
     def on_mount(self) -> None:
         self.sub_title = self.run_name
         self.query_one("#run-notice").display = False
+        # Below this width the table needs the whole screen (t shows the tree).
+        self.query_one(DepTree).display = self.app.size.width >= TREE_MIN_WIDTH
         self.table.focus()
         self.load()
         self.set_interval(1.0, self._tick)
@@ -130,7 +135,8 @@ class RunScreen(LiveScreen):
         notice.display = bool(message.data.run.problem)
         notice.update(message.data.run.problem or "")
         self.detail = message.data
-        steps = message.data.steps
+        # The monitor hands the steps in the run record's (hash) order: sort them for reading.
+        steps = fmt.readable_order(message.data.steps)
         self.table.set_steps(steps)
         self.query_one(DepTree).set_steps(steps)
         self._show_summary()
@@ -148,7 +154,7 @@ class RunScreen(LiveScreen):
         text.append(f"  started {fmt.fmt_datetime(run.start_date)}")
         dur = fmt.duration_text(run.start_date, run.end_date, running)
         if dur:
-            text.append(f"  for {dur}")
+            text.append(f"  {'for' if running else 'took'} {dur}")
         text.append(f"  {run.n_steps} steps  ")
         text.append_text(fmt.counts_text(run.counts))
         self.query_one("#run-summary", Static).update(text)
@@ -172,8 +178,9 @@ class RunScreen(LiveScreen):
 
     @on(DepTree.StepChosen)
     def _tree_chosen(self, event: DepTree.StepChosen) -> None:
-        if self.table.select_uid(event.uid):
-            self.table.focus()
+        self.table.select_uid(event.uid)
+        if event.open:
+            self.open_step(event.uid)
 
     def action_next_failed(self) -> None:
         """Move the cursor to the next failed or crashed step."""

@@ -14,6 +14,9 @@ from ..widgets.filter_bar import FilterBar
 from ..widgets.runs_table import RunsTable
 from .base import LiveScreen
 
+LIVENESS_TICKS = 2
+"""Every this many one-second ticks, the rows of running runs are read again."""
+
 
 class RunsScreen(LiveScreen):
     """All runs, newest first; enter opens one."""
@@ -34,6 +37,7 @@ class RunsScreen(LiveScreen):
         self._dirty: set[str] | None = None  # runs to look at again; None: all of them
         self.loads = 0
         """How many lists of runs have been applied (tests wait on it)."""
+        self._ticks = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -53,8 +57,15 @@ class RunsScreen(LiveScreen):
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
-        if self.is_current:
-            self.table.tick()
+        if not self.is_current:
+            return
+        self.table.tick()
+        self._ticks += 1
+        running = self.table.running_names
+        if running and self._ticks % LIVENESS_TICKS == 0:
+            # A process that dies changes nothing on disk, so no event says so: look at the
+            # runs shown as running again (the source re-checks their owners' liveness).
+            self.apply_changes(Changes(runs=running))
 
     def apply_changes(self, changes: Changes) -> None:
         if changes.rescan or changes.all_steps:

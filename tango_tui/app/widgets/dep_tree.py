@@ -21,7 +21,13 @@ class DepTree(Tree[str]):
     :class:`DepTree.StepChosen`.
     """
 
+    ICON_NODE = "+ "
+    ICON_NODE_EXPANDED = "- "
+    # Not Tree's ▶/▼: ▶ is the "running" state icon right beside them.
+
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_node", "Open step", tooltip="Open the step under the cursor"),
+        Binding("space", "toggle_node", "Expand", show=False, tooltip="Expand/collapse a node"),
         Binding("j", "cursor_down", "Down", show=False, tooltip="Next node"),
         Binding("k", "cursor_up", "Up", show=False, tooltip="Previous node"),
     ]
@@ -29,10 +35,12 @@ class DepTree(Tree[str]):
     class StepChosen(Message):
         """The user picked the step ``uid`` in the tree."""
 
-        def __init__(self, uid: str) -> None:
+        def __init__(self, uid: str, open: bool = False) -> None:
             super().__init__()
             self.uid = uid
             """Unique id of the chosen step."""
+            self.open = open
+            """Open the step (enter), not only select it in the table (a click)."""
 
     def __init__(self, label: str, **kwargs: Any) -> None:
         super().__init__(label, **kwargs)
@@ -72,7 +80,7 @@ class DepTree(Tree[str]):
     def _add(self, parent: TreeNode[str], uid: str) -> None:
         step = self.steps.get(uid)
         if step is None:
-            parent.add_leaf(Text(f"? {uid}", style="grey62"), data=uid)
+            parent.add_leaf(Text(f"? {uid}", style="dim"), data=uid)
             return
         deps = [d for d in step.dependencies]
         node = parent.add(self._label(step), data=uid, allow_expand=bool(deps))
@@ -90,6 +98,12 @@ class DepTree(Tree[str]):
     def _name_of(self, uid: str) -> str:
         step = self.steps.get(uid)
         return step.name if step else uid
+
+    def action_open_node(self) -> None:
+        """Open the step under the cursor."""
+        node = self.cursor_node
+        if node is not None and node.data is not None:
+            self.post_message(self.StepChosen(node.data, open=True))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         event.stop()

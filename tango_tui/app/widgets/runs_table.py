@@ -9,18 +9,20 @@ from textual.binding import Binding, BindingType
 from textual.widgets.data_table import RowDoesNotExist
 
 from .. import format as fmt
-from .fast_table import FixedWidthTable
+from .fast_table import Col, FixedWidthTable
 
-COLUMNS: list[tuple[str, str, int | None]] = [
-    ("name", "Run", 30),
-    ("start", "Started", 19),
-    ("status", "Status", 13),
-    ("counts", "Steps by state", 30),
-    ("n", "Steps", 6),
-    ("duration", "Duration", 9),
-    ("problem", "Notes", 32),
+COLUMNS: list[Col] = [
+    Col("name", "Run", 30, min_width=18, give=3, keep=True),
+    Col("start", "Started", 19, min_width=19, give=5),
+    Col("status", "Status", 13),
+    Col("counts", "Steps by state", 30, min_width=14, give=4, keep=True),
+    Col("n", "Steps", 6, min_width=6, give=1),
+    Col("duration", "Duration", 9),
+    Col("problem", "Notes", 32, min_width=12, give=2, flex=True),
 ]
-"""(key, label, width) of each column; fixed widths so live updates never reflow the table."""
+"""The columns; fixed widths (fitted to the terminal) so live updates never reflow the table."""
+
+LABELS = {c.key: c.label for c in COLUMNS}
 
 FIRST_CHUNK = 200
 """Rows added at once when a list arrives (more than a screenful), so it paints at once."""
@@ -54,6 +56,8 @@ class RunsTable(FixedWidthTable):
     what changed and touches only those cells, so the cursor and scroll position stay put.
     """
 
+    COLUMNS = COLUMNS
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, tooltip="Next row"),
         Binding("k", "cursor_up", "Up", show=False, tooltip="Previous row"),
@@ -73,10 +77,8 @@ class RunsTable(FixedWidthTable):
         self._pending: list[str] = []
         self._pending_needs_sort = False
         self._running_names: set[str] = set()
-
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._cells_shown: dict[str, list[Any]] = {}
+        self.sort_marker = ("start", True)
 
     def _matches(self, row: Any) -> bool:
         f = self.filter_text.lower()
@@ -85,15 +87,17 @@ class RunsTable(FixedWidthTable):
     def _cells(self, row: Any) -> list[Any]:
         running = str(row.status) == "running"
         # Text everywhere: plain strings would be parsed as markup by DataTable, cell by cell.
-        return [
-            Text(row.name, style="bold" if running else ""),
-            Text(fmt.fmt_datetime(row.start_date)),
-            fmt.state_text(row.status),
-            fmt.counts_text(row.counts),
-            Text(str(row.n_steps)),
-            Text(fmt.duration_text(row.start_date, row.end_date, running)),
-            Text(row.problem or "", style="red"),
-        ]
+        return self.row_cells(
+            {
+                "name": Text(row.name, style="bold" if running else ""),
+                "start": Text(fmt.fmt_datetime(row.start_date)),
+                "status": fmt.state_text(row.status),
+                "counts": fmt.counts_text(row.counts),
+                "n": Text(str(row.n_steps)),
+                "duration": Text(fmt.duration_text(row.start_date, row.end_date, running)),
+                "problem": Text(row.problem or "", style="red"),
+            }
+        )
 
     @property
     def selected_run(self) -> str | None:
@@ -124,9 +128,14 @@ class RunsTable(FixedWidthTable):
                 continue
             if not shown:
                 to_add.append(name)
-            elif old.get(name) != row:
-                for (key, _, _), value in zip(COLUMNS, self._cells(row), strict=True):
+                continue
+            # Compare what is shown, not the rows: the source may hand back the same RunRow
+            # object with its status changed in place (a run found dead), equal to "old".
+            cells, before = self._cells(row), self._cells_shown.get(name)
+            for key, value, was in zip(self.shown_keys, cells, before or [None] * len(cells)):
+                if value != was:
                     self.update_cell(name, key, value)
+            self._cells_shown[name] = cells
         if to_add:
             # Rows arrive newest first; in the default order they can be appended as they come.
             in_order = not self.row_count and self.sort_column == "start" and self.sort_reverse
@@ -139,7 +148,9 @@ class RunsTable(FixedWidthTable):
         for name in chunk:
             row = self.rows_by_name.get(name)
             if row is not None and name not in self.rows and self._matches(row):
-                self.add_row(*self._cells(row), key=name)
+                cells = self._cells(row)
+                self.add_row(*cells, key=name)
+                self._cells_shown[name] = cells
         if self._pending:
             self.set_timer(0.01, lambda: self._add_pending(CHUNK))
         elif self._pending_needs_sort:
@@ -152,6 +163,7 @@ class RunsTable(FixedWidthTable):
         return bool(self._pending)
 
     def _remove(self, name: str) -> None:
+        self._cells_shown.pop(name, None)
         try:
             self.remove_row(name)
         except RowDoesNotExist:
@@ -160,8 +172,13 @@ class RunsTable(FixedWidthTable):
     def set_filter(self, text: str) -> None:
         """Show only runs whose name or status contains ``text``."""
         self.filter_text = text
+        self.refill()
+
+    def refill(self) -> None:
+        """Add every row again (after a filter or a change of columns)."""
         keep = self.selected_run
         self._pending = []
+        self._cells_shown = {}
         self.clear()
         rows, self.rows_by_name = self.rows_by_name, {}
         self.set_rows(list(rows.values()))
@@ -172,39 +189,42 @@ class RunsTable(FixedWidthTable):
         if reverse is None:
             reverse = not self.sort_reverse if column == self.sort_column else column == "start"
         self.sort_column, self.sort_reverse = column, reverse
+        self.mark_sorted(column, reverse)
         self._resort()
 
     def _resort(self, keep: str | None = None) -> None:
         keep = keep or self.selected_run
         rows, col = self.rows_by_name, self.sort_column
-        # DataTable.sort hands the key function the cells of the named columns; the name cell
-        # leads back to the RunRow, so rows sort by their raw values (dates, seconds).
-        self.sort(
-            "name",
-            key=lambda cell: (_sort_value(rows[_key_of(cell)], col), _key_of(cell)),
-            reverse=self.sort_reverse,
+        self.sort_by_key(
+            lambda name: (_sort_value(rows[name], col), name), reverse=self.sort_reverse
         )
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
 
     def action_cycle_sort(self) -> None:
         """Sort by the next column; after the last column, wrap to the first."""
-        keys = [k for k, _, _ in COLUMNS]
-        nxt = keys[(keys.index(self.sort_column) + 1) % len(keys)]
+        keys = self.shown_keys
+        at = keys.index(self.sort_column) if self.sort_column in keys else -1
+        nxt = keys[(at + 1) % len(keys)]
         self.sort_by(nxt)
         self.notify(
-            f"sorted by {nxt} ({'descending' if self.sort_reverse else 'ascending'})", timeout=2
+            f"sorted by {LABELS[nxt]} ({'descending' if self.sort_reverse else 'ascending'})",
+            timeout=2,
         )
 
     def tick(self) -> None:
         """Advance the duration of running runs (called every second)."""
         for name in self._running_names:
             row = self.rows_by_name[name]
-            if name in self.rows:
-                self.update_cell(
-                    name, "duration", Text(fmt.duration_text(row.start_date, None, True))
-                )
+            if name in self.rows and "duration" in self.columns:
+                text = Text(fmt.duration_text(row.start_date, None, True))
+                self.update_cell(name, "duration", text)
+                cells = self._cells_shown.get(name)
+                if cells is not None:
+                    cells[self.shown_keys.index("duration")] = text
 
+    @property
+    def running_names(self) -> set[str]:
+        """Names of the runs whose last row said running."""
+        return set(self._running_names)
 
-def _key_of(name_cell: Any) -> str:
-    return name_cell.plain if isinstance(name_cell, Text) else str(name_cell)

@@ -8,17 +8,18 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from .. import format as fmt
-from .fast_table import FixedWidthTable
+from .fast_table import Col, FixedWidthTable
 
-COLUMNS: list[tuple[str, str, int | None]] = [
-    ("state", "State", 13),
-    ("name", "Step", 22),
-    ("start", "Started", 8),
-    ("duration", "Duration", 8),
-    ("uid", "Unique id", 24),
-    ("why", "Why / progress", 40),
+COLUMNS: list[Col] = [
+    Col("state", "State", 13),
+    Col("name", "Step", 22, min_width=12, give=4, keep=True),
+    Col("start", "Started", 8, min_width=8, give=3),
+    Col("duration", "Duration", 8),
+    Col("uid", "Unique id", 24, min_width=14, give=1),
+    Col("why", "Why / progress", 40, min_width=24, give=2, keep=True, flex=True),
 ]
-"""(key, label, width); fixed widths so live updates never reflow the table."""
+"""The columns; fixed widths (fitted to the pane) so live updates never reflow the table.
+On a narrow pane the unique id gives way first."""
 
 BAD_STATES = ("failed", "crashed")
 
@@ -30,6 +31,8 @@ class StepsTable(FixedWidthTable):
     added only for new steps, so a 1,000-step run stays cheap to refresh and the cursor and
     scroll position never move.
     """
+
+    COLUMNS = COLUMNS
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, tooltip="Next step"),
@@ -43,10 +46,6 @@ class StepsTable(FixedWidthTable):
         self.names: dict[str, str] = {}
         """Unique id -> step name (to explain ``dependency failed: <name>``)."""
         self._cells_shown: dict[str, list[Any]] = {}
-
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
 
     def _why(self, step: Any) -> Text:
         if str(step.state) == "running" and step.progress is not None:
@@ -65,14 +64,16 @@ class StepsTable(FixedWidthTable):
     def _cells(self, step: Any) -> list[Any]:
         running = str(step.state) == "running"
         name = Text(step.name, style="bold" if step.target else "")
-        return [
-            fmt.state_text(step.state),
-            name,
-            Text(fmt.fmt_time(step.start_time)),
-            Text(fmt.duration_text(step.start_time, step.end_time, running)),
-            Text(step.unique_id, style="grey62"),
-            self._why(step),
-        ]
+        return self.row_cells(
+            {
+                "state": fmt.state_text(step.state),
+                "name": name,
+                "start": Text(fmt.fmt_time(step.start_time)),
+                "duration": Text(fmt.duration_text(step.start_time, step.end_time, running)),
+                "uid": Text(step.unique_id, style="dim"),
+                "why": self._why(step),
+            }
+        )
 
     def set_steps(self, steps: list[Any]) -> None:
         """Show ``steps`` (StepRow list in dependency order), touching only what changed."""
@@ -85,10 +86,17 @@ class StepsTable(FixedWidthTable):
             if old is None:
                 self.add_row(*cells, key=uid)
             else:
-                for (key, _, _), value, before in zip(COLUMNS, cells, old, strict=True):
+                for key, value, before in zip(self.shown_keys, cells, old, strict=True):
                     if value != before:
                         self.update_cell(uid, key, value)
             self._cells_shown[uid] = cells
+
+    def refill(self) -> None:
+        """Add every row again in the same order (after the columns changed)."""
+        steps = list(self.steps.values())
+        self._cells_shown = {}
+        self.clear()
+        self.set_steps(steps)
 
     @property
     def selected_uid(self) -> str | None:
@@ -120,7 +128,7 @@ class StepsTable(FixedWidthTable):
     def tick(self) -> None:
         """Advance the durations of running steps (called every second)."""
         for uid, step in self.steps.items():
-            if str(step.state) == "running":
+            if str(step.state) == "running" and uid in self._cells_shown:
                 text = Text(fmt.duration_text(step.start_time, None, True))
                 self.update_cell(uid, "duration", text)
-                self._cells_shown[uid][3] = text
+                self._cells_shown[uid][self.shown_keys.index("duration")] = text
