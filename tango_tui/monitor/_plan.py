@@ -60,9 +60,19 @@ def summarize_run(path: str, raw: bytes) -> RunRecord:
         except RecordError:
             head = None  # not the writer's layout after all: decode it whole below
         body = head.get("run") if head is not None else None
-        if isinstance(body, dict) and isinstance(body.get("counts"), dict):
-            return _summary(path, body, None, _counts_of(body["counts"]))
+        counts = body.get("counts") if isinstance(body, dict) else None
+        if isinstance(counts, dict) and _ends_whole(raw, counts):
+            return _summary(path, body, None, _counts_of(counts))  # type: ignore[arg-type]
     return parse_run(path, raw)
+
+
+def _ends_whole(raw: bytes, counts: dict[str, Any]) -> bool:
+    """Whether the undecoded tail ends like a whole record: the last plan row (rows are flat),
+    the plan, the run and the document all closed. A torn or truncated record (a prefix of a
+    whole one) fails this unless it is cut inside a string holding "}}}}": it is then decoded
+    whole, and its error reported."""
+    closing = b"}}}}" if any(counts.values()) else b"}}}"
+    return raw.rstrip().endswith(closing)
 
 
 def parse_run(path: str | Path, raw: bytes) -> RunRecord:

@@ -3,13 +3,14 @@
 It holds just enough to notice what an event could have told us: whether the root exists, the
 names in ``runs/`` with their ``run.json`` (and Tango's ``stepinfo.json``) stats, the watched
 steps' record and progress stats, the watched files' stats and Tango's database stats. Taking one
-costs one ``scandir`` of ``runs/`` plus one ``stat`` per run.
+costs one ``scandir`` of ``runs/`` plus one ``stat`` per run that may still change (all of them
+on a full pass).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,8 +68,20 @@ class LightSnapshot:
         return batch
 
 
-def take_snapshot(root: Path, steps: Iterable[str], files: Iterable[Path]) -> LightSnapshot:
-    """Take a :class:`LightSnapshot` of ``root`` (never raises for a missing or odd root)."""
+def take_snapshot(
+    root: Path,
+    steps: Iterable[str],
+    files: Iterable[Path],
+    *,
+    old: LightSnapshot | None = None,
+    recheck: Callable[[list[str]], Iterable[str]] | None = None,
+) -> LightSnapshot:
+    """Take a :class:`LightSnapshot` of ``root`` (never raises for a missing or odd root).
+
+    With ``old`` and ``recheck``, only the runs ``recheck(names)`` returns (and runs ``old`` did
+    not have) are stat-ed; the others keep their stats from ``old``. Without them, every run is.
+    In a tango-tui workspace only ``run.json`` is stat-ed (``stepinfo.json`` is Tango's).
+    """
     if not root.exists():
         return LightSnapshot("missing", files={f: stat_key(f) for f in files})
     if not root.is_dir():
@@ -80,14 +93,29 @@ def take_snapshot(root: Path, steps: Iterable[str], files: Iterable[Path]) -> Li
         ),
         db=tuple(stat_key(root / n) for n in _DB_FILES),
     )
+    runs_dir = os.path.join(root, "runs")
     try:
-        with os.scandir(root / "runs") as it:
-            names = [e.name for e in it if e.is_dir(follow_symlinks=False)]
+        with os.scandir(runs_dir) as it:
+            names = [e.name for e in it if not e.name.startswith(".")]
     except OSError:
         names = []
-    for name in names:
-        run_dir = root / "runs" / name
-        snap.runs[name] = tuple(stat_key(run_dir / f) for f in _RUN_FILES)
+    run_files = _RUN_FILES[:1] if snap.markers[0] is not None else _RUN_FILES
+    missing = (None,) * (len(_RUN_FILES) - len(run_files))
+    previous = old.runs if old is not None and old.root_kind == "dir" else None
+    if previous is not None and recheck is not None:
+        todo = set(recheck(names))
+        runs = snap.runs
+        for name in names:
+            hit = previous.get(name)
+            if hit is not None and name not in todo:
+                runs[name] = hit
+            else:
+                base = f"{runs_dir}/{name}/"
+                runs[name] = (*(stat_key(base + f) for f in run_files), *missing)
+    else:
+        for name in names:
+            base = f"{runs_dir}/{name}/"
+            snap.runs[name] = (*(stat_key(base + f) for f in run_files), *missing)
     for uid in steps:
         step_dir = root / "cache" / uid
         snap.steps[uid] = tuple(stat_key(step_dir / f) for f in _STEP_FILES)

@@ -131,3 +131,14 @@ def test_a_symlink_to_a_run_directory_is_a_run(tmp_path: Path) -> None:
     src = open_source(tmp_path)
     assert sorted(r.name for r in src.list_runs()) == ["alias", "real"]
     assert src.problems == []
+
+
+def test_a_truncated_record_is_a_problem_even_if_its_head_is_whole(tmp_path: Path) -> None:
+    path = _library_run(tmp_path, "r")
+    raw = path.read_bytes()
+    for cut in (1, 2, len(raw) - raw.index(b',"plan":{') - 12):
+        path.write_bytes(raw[:-cut])
+        src = open_source(tmp_path)
+        [row] = src.list_runs()
+        assert row.problem is not None and "not valid JSON" in row.problem, (cut, row)
+        assert [p.path for p in src.problems] == [str(path)]

@@ -263,3 +263,42 @@ def test_stop_joins_everything(tmp_path: Path, poll) -> None:
     (tmp_path / "runs" / "after-stop").mkdir()
     fmt.atomic_write_bytes(tmp_path / "runs" / "after-stop" / "run.json", b"{}", fsync=False)
     assert len(col.batches) == n
+
+
+# ----- reconcile proportional to what can change -------------------------------------------------
+def _rewrite_old(path: Path, extra: str) -> None:
+    """Rewrite a run record in place with other content and an old mtime (a settled run)."""
+    doc = path.read_text()
+    path.write_text(doc[:-2] + f',"note":"{extra}"' + doc[-2:])
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+
+
+def test_reconcile_stats_only_runs_that_may_change_until_a_full_pass(tmp_path: Path, watch) -> None:
+    """Polling: run.json rewrites are seen by the reconcile alone. A settled run (finished, record
+    long unchanged, as the reader found it) is left to the full pass; a running one is not."""
+    from tango_tui.core._liveness import current_owner
+    from tango_tui.core._model import StepState
+    from tango_tui.monitor.source import open_source
+
+    wf.init(tmp_path)
+    done = wf.write_run(tmp_path, "done", [wf.row("A-1")], end=wf.T0, status="completed")
+    wf.write_run(tmp_path, "live", [wf.row("B-1")], owner=current_owner(), status="running")
+    os.utime(done, (1_000_000_000, 1_000_000_000))
+    src = open_source(tmp_path)  # the reader tells the watcher (same root, same process)
+    assert {r.name for r in src.list_runs()} == {"done", "live"}
+    w, col = watch(tmp_path, poll=0.05, full_reconcile_interval=3600)
+    wait_armed(w, (str(tmp_path / "runs"), False))
+    col.mark()
+    _rewrite_old(done, "first")  # written before live: any reconcile seeing live could see it
+    rewritten = wf.write_run(
+        tmp_path, "live", [wf.row("B-1", StepState.RUNNING)], owner=current_owner()
+    )
+    wf.bump_mtime(rewritten)
+    col.wait(lambda b: "live" in b.runs, "the running run's rewrite")
+    assert not any("done" in b.runs for b in col.batches), col.batches
+    # A watcher whose full pass comes round soon does report the settled run's rewrite.
+    w2, col2 = watch(tmp_path, poll=0.05, full_reconcile_interval=0.2)
+    wait_armed(w2, (str(tmp_path / "runs"), False))
+    col2.mark()
+    _rewrite_old(done, "second")
+    col2.wait(lambda b: "done" in b.runs, "the settled run's rewrite on a full pass")
