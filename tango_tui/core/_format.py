@@ -18,8 +18,10 @@ Layout (``ROOT`` is the workspace directory)::
 
 Every JSON record is an object with ``"format"`` and ``"version"`` keys; a reader refuses an
 unknown format or a newer version with a :class:`RecordError` naming the path. Records are written
-to a uniquely named temporary file in the same directory, fsynced, then ``os.replace``-d over the
-old one, so a reader sees the old record or the new one, never a torn one.
+to a uniquely named temporary file in the same directory, then ``os.replace``-d over the old one,
+so a reader sees the old record or the new one, never a torn one (the rename alone gives that).
+The file is fsynced before the rename only where a record must survive a power cut (result
+markers, run registration); step records are not (see ``LocalWorkspace._write_info``).
 
 A monitor learns what changed from file events alone: ``runs/`` gains a directory per new run,
 ``run.json`` is replaced on each run-level change, ``cache/<uid>/step.json`` on each step

@@ -194,7 +194,13 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             raise RecordError(path, f"step record is for {info.unique_id!r}, not {uid!r}")
         return info
 
-    def _write_info(self, info: StepInfo, *, fsync: bool = True) -> None:
+    def _write_info(self, info: StepInfo, *, fsync: bool = False) -> None:
+        # Step records are not fsynced: ``write_record``'s rename already keeps a torn record from
+        # ever being seen, and no guarantee needs a record to survive a power cut. A lost RUNNING,
+        # FAILED or COMPLETED record reads as the attempt before it, or as a RUNNING attempt of a
+        # dead owner (CRASHED, another boot id); a result stored before a lost COMPLETED record is
+        # adopted by the next run. What must survive (the result before its COMPLETED record) is
+        # fsynced by LocalStepCache before the record is written.
         write_record(
             self.layout.step_record(info.unique_id),
             STEP_FORMAT,
@@ -264,9 +270,9 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
             progress_dir = active.parent.parent if active is not None else self.layout.step_dir(uid)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(progress_dir / PROGRESS_FILE)  # the previous attempt's
-            # Not fsynced: after a power cut, losing a RUNNING record only means the step reads as
-            # not started, which is true enough (its process is gone too).
-            self._write_info(info, fsync=False)
+            # Not fsynced (see _write_info): after a power cut, losing a RUNNING record only means
+            # the step reads as not started, which is true enough (its process is gone too).
+            self._write_info(info)
         except BaseException:
             lock.release()
             raise

@@ -3,9 +3,18 @@
 A result lives in ``<cache dir>/<uid>/result/`` (one ``data.json`` or ``data.pkl`` file, encoded by
 the codecs of :mod:`tango_tui.core._cache`) and is *published* by ``<uid>/result.json``, written
 last. Writing goes: result files into a fresh temporary directory, fsync the file, rename the directory
-to ``result/``, fsync the step directory, then write the marker (atomically, fsynced). A crash at any
-moment leaves either no marker (no result) or a marker with its whole result; the marker also
-carries each file's size and SHA-256, which reading checks.
+to ``result/``, write the marker (atomically, its content fsynced), then fsync the step directory.
+A process crash at any moment leaves either no marker (no result) or a marker with its whole result
+(renames are ordered). The marker also carries each file's size and SHA-256, which reading checks, so
+even a power cut on a filesystem that reorders the two renames cannot pass off a partial result.
+
+Durability (power loss) costs three fsyncs per stored result, each protecting one thing the
+COMPLETED step record (written after ``__setitem__`` returns, not fsynced) relies on:
+
+1. the data file, before the marker that vouches for it;
+2. the marker's content, before anything (the COMPLETED record) relies on it;
+3. the step directory, after both renames, so they are on disk before the COMPLETED record is
+   even written: that record can never survive a power cut that its result and marker did not.
 """
 
 from __future__ import annotations
@@ -171,7 +180,7 @@ class LocalStepCache(StepCache):
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
-                os.fsync(f.fileno())
+                os.fsync(f.fileno())  # fsync 1/3: the data is on disk before its marker names it
             self._publish(uid, tmp, fmt, name, data)
             tmp = None
         except OSError as e:
@@ -198,7 +207,6 @@ class LocalStepCache(StepCache):
             trash = step_dir / f"{TMP_PREFIX}old-{RESULT_DIR}.{os.getpid()}.{secrets.token_hex(4)}"
             os.rename(final, trash)
         os.rename(tmp, final)
-        fsync_dir(step_dir)  # the rename is durable before the marker that publishes it
         body = {
             "format": fmt,
             "files": [
@@ -206,7 +214,12 @@ class LocalStepCache(StepCache):
             ],
             "written": dt_to_json(utc_now()),
         }
-        write_record(marker, RESULT_FORMAT, {"result": body})
+        # fsync 2/3: the marker's content is on disk before the COMPLETED record can rely on it.
+        write_record(marker, RESULT_FORMAT, {"result": body}, fsync=True)
+        # fsync 3/3: both renames (result/ and the marker) are on disk before the caller writes the
+        # COMPLETED record. One directory flush serves both; a reader of a marker whose result/
+        # rename was lost (only possible across a power cut) finds the file missing, never wrong.
+        fsync_dir(step_dir)
         if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
 
