@@ -133,6 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as e:
+        # The monitor turns what it reads into problems; this is the last line of defence, so
+        # that nothing it missed ends in a traceback: name the path and the problem.
+        where = e.filename if e.filename is not None else ns.path
+        print(f"tango-tui: {where}: {e.strerror or e}", file=sys.stderr)
+        return 2
 
 
 def _open_existing(path: str) -> Any:

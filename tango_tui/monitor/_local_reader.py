@@ -206,6 +206,9 @@ class LocalReader:
         except RecordError as e:
             self._problems.append(SourceProblem(e.path, e.problem))
             return None
+        except (OSError, RuntimeError) as e:  # pathlib's resolve: RuntimeError on a link loop
+            self._problems.append(SourceProblem(os.path.join(self.root, rel), str(e)))
+            return None
         # Spelled under the root as given (not resolved), like the paths the watcher reports.
         return Path(os.path.normpath(os.path.join(self.root, rel)))
 

@@ -82,9 +82,9 @@ def take_snapshot(
     not have) are stat-ed; the others keep their stats from ``old``. Without them, every run is.
     In a tango-tui workspace only ``run.json`` is stat-ed (``stepinfo.json`` is Tango's).
     """
-    if not root.exists():
+    if not os.path.exists(root):
         return LightSnapshot("missing", files={f: stat_key(f) for f in files})
-    if not root.is_dir():
+    if not os.path.isdir(root):
         return LightSnapshot("other", files={f: stat_key(f) for f in files})
     snap = LightSnapshot(
         "dir",

@@ -173,7 +173,15 @@ class WorkspaceSource:
 
     def _redetect(self) -> None:
         if self.kind != "empty":
-            if self.root.is_dir():
+            try:
+                os.stat(self.root)
+                self._extra = []
+                return
+            except (FileNotFoundError, NotADirectoryError):
+                pass  # gone: wait for it to come back
+            except OSError as e:
+                # Unreachable for now (a parent's permissions): say so, keep the kind.
+                self._extra = [SourceProblem(str(self.root), e.strerror or str(e))]
                 return
             self.kind, self._reader, self._workspace = "empty", _EmptyReader(), None
             return

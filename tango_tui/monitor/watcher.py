@@ -246,6 +246,15 @@ class WorkspaceWatcher:
 
     # ----- worker --------------------------------------------------------------------------
     def _run(self) -> None:
+        while True:
+            try:
+                self._loop()
+                return
+            except Exception:  # a watcher that dies silently would freeze the view
+                logger.exception("tango-tui watcher of %s failed; carrying on", self.root)
+                time.sleep(min(1.0, self.reconcile_interval))  # no hot loop on a lasting error
+
+    def _loop(self) -> None:
         next_reconcile = time.monotonic() + self.reconcile_interval
         while True:
             timeout = max(0.0, next_reconcile - time.monotonic())
@@ -380,26 +389,26 @@ class WorkspaceWatcher:
         root = self.root
         wanted: set[tuple[str, bool]] = set()
         runs = root / "runs"
-        if root.is_dir():
+        if os.path.isdir(root):
             wanted.add((str(root), False))
-            if runs.is_dir():
+            if os.path.isdir(runs):
                 wanted.add((str(runs), self._runs_recursive))
-            if (root / "cache").is_dir():
+            if os.path.isdir(root / "cache"):
                 wanted.add((str(root / "cache"), False))
             for uid in steps:
                 step_dir = root / "cache" / uid
-                if step_dir.is_dir() and not step_dir.is_symlink():
+                if os.path.isdir(step_dir) and not os.path.islink(step_dir):
                     wanted.add((str(step_dir), False))
         else:
             ancestor = root.parent
-            while not ancestor.is_dir() and ancestor != ancestor.parent:
+            while not os.path.isdir(ancestor) and ancestor != ancestor.parent:
                 ancestor = ancestor.parent
             wanted.add((str(ancestor), False))
         for f in files:
             parent = f.parent
-            if self._runs_recursive and runs in parent.parents and runs.is_dir():
+            if self._runs_recursive and runs in parent.parents and os.path.isdir(runs):
                 continue  # covered by the recursive watch on runs/
-            if parent.is_dir():
+            if os.path.isdir(parent):
                 wanted.add((str(parent), False))
         return wanted
 
@@ -409,8 +418,8 @@ class WorkspaceWatcher:
         observer = self._observer
         if observer is None or self._stopped:
             return batch
-        present = self.root.is_dir()
-        self._ours = (self.root / "tango-tui.json").exists()
+        present = os.path.isdir(self.root)
+        self._ours = os.path.exists(self.root / "tango-tui.json")
         if present != self._root_present:
             self._root_present = present
             batch.rescan = True
