@@ -218,10 +218,12 @@ class LocalReader:
         Raises:
             KeyError: If there is no such run.
         """
-        self._problems = []
         row = self.run_row(name)
+        # This record's problem is said once, by the detail (others' stay, as `ls --json` reads
+        # every run's detail after the listing).
         record_path = str(self.layout.run_record(name))
         self.runs.problems = [p for p in self.runs.problems if p.path != record_path]
+        self._problems = [p for p in self._problems if p.path != record_path]
         rec = self._full_record(name) if row.problem is None else None
         if not isinstance(rec, RunRecord):
             problem = rec.problem if isinstance(rec, RecordError) else row.problem
