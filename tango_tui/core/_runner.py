@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._errors import StepStateError
+from ._errors import RecordError, StepStateError
 from ._hashing import replace_steps
 from ._model import StepState
 
@@ -84,7 +84,7 @@ class StepRunner:
         while True:
             state = ws.step_info(step).state
             if state is not StepState.RUNNING:
-                found, value = self._cached(step)
+                found, value = self._cached(step, strict=state is StepState.COMPLETED)
                 if state is StepState.COMPLETED and step.cache_results:
                     if found:
                         return value
@@ -111,7 +111,14 @@ class StepRunner:
                     step.name, step.unique_id)
         return ws.step_finished(step, value)
 
-    def _cached(self, step: Step) -> tuple[bool, Any]:
+    def _cached(self, step: Step, *, strict: bool) -> tuple[bool, Any]:
+        """``(True, result)`` if the cache holds a usable result of ``step``, else ``(False, None)``.
+
+        A damaged result (RecordError: checksum mismatch, file missing behind its marker) is
+        raised when ``strict`` (the record says COMPLETED: the user must hear of it); otherwise it
+        was never vouched for by a COMPLETED record (e.g. a power cut lost a rename), so the step
+        simply runs again and replaces it.
+        """
         if not step.cache_results:
             return False, None
         cache = self.workspace.step_cache
@@ -120,6 +127,12 @@ class StepRunner:
         try:
             return True, cache[step]
         except KeyError:  # removed between the two calls
+            return False, None
+        except RecordError as e:
+            if strict:
+                raise
+            logger.warning("step %s: ignoring a damaged result no completed record vouches for: %s",
+                           step.unique_id, e)
             return False, None
 
     def _execute(self, step: Step) -> Any:
