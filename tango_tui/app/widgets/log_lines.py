@@ -31,7 +31,13 @@ ERROR_RE = re.compile(r"\b(ERROR|CRITICAL|FATAL|Traceback|[A-Z][A-Za-z]*(Error|E
 WARNING_RE = re.compile(r"\b(WARNING|WARN|Warning)\b")
 ERROR_STYLE = Style(color="red", bold=True)
 WARNING_STYLE = Style(color="yellow")
-MATCH_STYLE = Style(reverse=True, color="bright_yellow")
+MATCH_STYLE = Style(underline=True, bold=True, color="bright_yellow")
+CURRENT_MATCH_STYLE = Style(color="black", bgcolor="bright_yellow", bold=True)
+"""The match the search is on stands out from the other matches on screen."""
+SIDE_STEP = 8
+"""Columns moved by one left/right press."""
+NOTICE_SECONDS = 5.0
+"""How long a one-off remark (file re-read) stays in the status line."""
 
 
 class LogLines(Widget, can_focus=True):
@@ -62,6 +68,12 @@ class LogLines(Widget, can_focus=True):
             "G,end", "bottom", "Bottom", key_display="G", tooltip="Go to the last line and follow"
         ),
         Binding("f", "toggle_follow", "Follow", tooltip="Follow the tail on/off"),
+        Binding("w", "toggle_wrap", "Wrap", tooltip="Wrap long lines on/off"),
+        Binding("left,h", "scroll_side(-1)", "Left", show=False, tooltip="Scroll left (no wrap)"),
+        Binding(
+            "right,l", "scroll_side(1)", "Right", show=False, tooltip="Scroll right (no wrap)"
+        ),
+        Binding("0", "side_home", "Line start", show=False, tooltip="Back to column 0"),
     ]
 
     follow: reactive[bool] = reactive(True)
@@ -84,7 +96,15 @@ class LogLines(Widget, can_focus=True):
         """A one-off remark (the file was truncated or replaced and re-read)."""
         self.highlight: str | None = None
         """Search text to highlight."""
+        self.current_match: int | None = None
+        """Offset of the line holding the match the search is on."""
+        self.wrap = False
+        """Wrap long lines (only the lines on screen are wrapped: reading stays lazy)."""
+        self.x_offset = 0
+        """First column shown when not wrapping (left/right scroll sideways)."""
         self._log: LogFile | None = None
+        self._wrapped: tuple[Any, list[Text]] | None = None
+        self._notice_timer: Any = None
 
     # -- opening and refreshing ---------------------------------------------------------
 
@@ -140,7 +160,7 @@ class LogLines(Widget, can_focus=True):
             return
         if self._log is None:
             if self._reopen():
-                self.notice = "file appeared"
+                self.set_notice("file appeared")
                 self._changed()
             return
         try:
@@ -156,7 +176,7 @@ class LogLines(Widget, can_focus=True):
             self.problem = f"{change.problem or 'log file vanished'}: {self.path}"
         elif change.reset:
             self.problem = None
-            self.notice = f"file was {change.kind.value}: re-read"
+            self.set_notice(f"file was {change.kind.value}: re-read")
             self.new_lines = 0
             if self.follow:
                 self._read_tail()
@@ -164,6 +184,7 @@ class LogLines(Widget, can_focus=True):
                 self._read_from(0)
         else:  # APPENDED
             self.problem = None
+            self.notice = None  # a re-read remark is stale once new lines arrive
             if self.follow:
                 self._read_tail()
             else:
@@ -172,6 +193,19 @@ class LogLines(Widget, can_focus=True):
                 if last is None or not last.complete or len(self.window) < self.body_height:
                     self._read_from(self.window[0].offset if self.window else 0)
         self._changed()
+
+    def set_notice(self, notice: str) -> None:
+        """Show a one-off remark for a few seconds."""
+        self.notice = notice
+        if self._notice_timer is not None:
+            self._notice_timer.stop()
+        self._notice_timer = self.set_timer(NOTICE_SECONDS, self._clear_notice)
+
+    def _clear_notice(self) -> None:
+        self._notice_timer = None
+        if self.notice is not None:
+            self.notice = None
+            self._changed()
 
     def _read_from(self, offset: int) -> None:
         assert self._log is not None
@@ -264,6 +298,26 @@ class LogLines(Widget, can_focus=True):
         """Follow on/off."""
         self.follow = not self.follow
 
+    def action_toggle_wrap(self) -> None:
+        """Wrap long lines on/off."""
+        self.wrap = not self.wrap
+        self.x_offset = 0
+        self._changed()
+
+    def action_scroll_side(self, direction: int) -> None:
+        """Scroll sideways by :data:`SIDE_STEP` columns (not while wrapping)."""
+        if self.wrap:
+            return
+        widest = max((len(line.text) for line in self.window), default=0)
+        limit = max(0, widest - self.size.width + SIDE_STEP)
+        self.x_offset = min(limit, max(0, self.x_offset + direction * SIDE_STEP))
+        self._changed()
+
+    def action_side_home(self) -> None:
+        """Back to the first column."""
+        self.x_offset = 0
+        self._changed()
+
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         event.stop()
         self.scroll_by_lines(-3)
@@ -277,26 +331,58 @@ class LogLines(Widget, can_focus=True):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
 
+    def _rows(self, width: int) -> list[Text]:
+        """The window's lines wrapped to ``width``: the last screenful while following (the
+        tail), else the first (the top line stays put)."""
+        key = (
+            tuple((ln.offset, ln.end) for ln in self.window),
+            width,
+            self.highlight,
+            self.current_match,
+            self.follow,
+        )
+        if self._wrapped is not None and self._wrapped[0] == key:
+            return self._wrapped[1]
+        rows: list[Text] = []
+        for ln in self.window:
+            styled = self._styled(ln.text, ln.offset)
+            rows.extend(styled.wrap(self.app.console, width, overflow="fold") or [Text("")])
+        h = self.body_height
+        rows = rows[-h:] if self.follow else rows[:h]
+        self._wrapped = (key, rows)
+        return rows
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y == 0 and not self.window and self.problem:
             text = Text(self.problem, style="bold red")
+        elif self.wrap:
+            rows = self._rows(width)
+            if y >= len(rows):
+                return Strip.blank(width, self.rich_style)
+            text = rows[y]
         elif y >= len(self.window):
             return Strip.blank(width, self.rich_style)
         else:
-            text = self._styled(self.window[y].text)
+            line = self.window[y]
+            text = self._styled(line.text, line.offset)
+            if self.x_offset:
+                text = text[self.x_offset :]
+                if text.plain:
+                    text = Text("…", style="dim") + text[1:]
         text.truncate(width, overflow="ellipsis")
         segments = list(text.render(self.app.console))
         return Strip(segments).crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
 
-    def _styled(self, line: str) -> Text:
+    def _styled(self, line: str, offset: int | None = None) -> Text:
         text = Text(line.replace("\t", "    "))
         if ERROR_RE.search(line):
             text.stylize(ERROR_STYLE)
         elif WARNING_RE.search(line):
             text.stylize(WARNING_STYLE)
         if self.highlight:
-            text.highlight_words([self.highlight], MATCH_STYLE, case_sensitive=False)
+            style = CURRENT_MATCH_STYLE if offset == self.current_match else MATCH_STYLE
+            text.highlight_words([self.highlight], style, case_sensitive=False)
         return text
 
 

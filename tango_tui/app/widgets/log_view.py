@@ -27,7 +27,7 @@ class LogView(Vertical):
     DEFAULT_CSS = """
     LogView { height: 1fr; border: round $panel; }
     LogView:focus-within { border: round $accent; }
-    LogView > #log-status { height: 1; padding: 0 1; background: $boost; }
+    LogView > #log-status { height: auto; max-height: 3; padding: 0 1; background: $boost; }
     LogView > #log-search { display: none; height: 3; border: tall $accent; }
     LogView > #log-search.-shown { display: block; }
     """
@@ -88,6 +88,7 @@ class LogView(Vertical):
             tango.watch_file(path)
         self.search_status = ""
         self.match = None
+        self.lines.current_match = None
         self.lines.open(path, missing=missing)
 
     def on_mount(self) -> None:
@@ -122,7 +123,8 @@ class LogView(Vertical):
         else:
             text.append("⏸ paused", style="bold yellow")
             if lines.new_lines:
-                text.append(f"  {lines.new_lines} new lines", style="bold")
+                n = lines.new_lines
+                text.append(f"  {n} new line{'' if n == 1 else 's'}", style="bold")
             text.append("  (f or G to follow)", style="grey62")
         log = lines.logfile
         if log is not None and lines.window and log.size:
@@ -131,12 +133,18 @@ class LogView(Vertical):
                 f"  {min(100, lines.window[-1].end * 100 // log.size)}% of {_size(log.size)}",
                 style="grey62",
             )
-        if lines.problem:
-            text.append(f"  {lines.problem}", style="bold red")
-        elif lines.notice:
-            text.append(f"  {lines.notice}", style="yellow")
+        if lines.wrap:
+            text.append("  wrap", style="cyan")
+        elif lines.x_offset:
+            text.append(f"  col {lines.x_offset + 1} (0: back)", style="cyan")
+        # Problems name a path and searches a position: each gets its own line, so neither
+        # is cut at the pane's width.
         if self.search_status:
-            text.append(f"  {self.search_status}", style="cyan")
+            text.append(f"\n{self.search_status}", style="cyan")
+        if lines.problem:
+            text.append(f"\n{lines.problem}", style="bold red")
+        elif lines.notice:
+            text.append(f"\n{lines.notice}", style="yellow")
         self.query_one("#log-status", Static).update(text)
 
     # -- search ---------------------------------------------------------------------------
@@ -155,6 +163,7 @@ class LogView(Vertical):
         self.lines.focus()
         self.search_text = event.value
         self.match = None
+        self.lines.current_match = None
         self.lines.highlight = event.value or None
         if event.value:
             self._start_search(forward=True)
@@ -212,7 +221,13 @@ class LogView(Vertical):
             self.search_status = f"{message.text!r}: not found"
         else:
             self.match = (message.line.offset, message.line.end)
-            self.search_status = f"{message.text!r} (n/N: next/previous)"
+            self.lines.current_match = message.line.offset
+            # Counting every match would read the whole file: say where this one is instead.
+            log = self.lines.logfile
+            where = f"byte {message.line.offset:,}"
+            if log is not None and log.size:
+                where += f" ({message.line.offset * 100 // log.size}%)"
+            self.search_status = f"{message.text!r}: match at {where}  n/N: next/previous"
             self.lines.jump_to(message.line.offset)
         self._show_status()
 
