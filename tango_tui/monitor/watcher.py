@@ -189,6 +189,8 @@ class WorkspaceWatcher:
         self._root_present = False
         self._ours = False  # a tango-tui workspace (its marker exists), checked at each re-arm
         self._stopped = False
+        # Watches are armed by the worker, and by watch_file in the caller's thread.
+        self._arm_lock = threading.RLock()
 
     # ----- public API --------------------------------------------------------------------
     @property
@@ -221,10 +223,18 @@ class WorkspaceWatcher:
         self._queue.put(("resync",))
 
     def watch_file(self, path: str | os.PathLike[str]) -> None:
-        """Report changes of ``path`` (a log being tailed) in ``ChangeBatch.files``."""
+        """Report changes of ``path`` (a log being tailed) in ``ChangeBatch.files``.
+
+        Returns once the watch covering it is armed (in this thread: a write landing right after
+        the call is reported, so a reader may read the file after calling this and miss
+        nothing). A directory that cannot be watched is left to the reconcile.
+        """
         with self._lock:
             self._files.add(Path(os.path.abspath(path)))
-        self._queue.put(("resync",))
+        if self._thread is not None:
+            pending = self._sync_watches()
+            if pending:
+                self._queue.put(pending)  # the root came or went meanwhile: the worker reports it
 
     def unwatch_file(self, path: str | os.PathLike[str]) -> None:
         """Stop reporting ``path``."""
@@ -235,7 +245,8 @@ class WorkspaceWatcher:
     def stop(self) -> None:
         """Stop the worker and the observer and join both. Call it from a thread other than the
         callback's (an app: ``await asyncio.to_thread(watcher.stop)``)."""
-        self._stopped = True
+        with self._arm_lock:
+            self._stopped = True
         self._queue.put(_STOP)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
@@ -280,6 +291,8 @@ class WorkspaceWatcher:
                 for i in items:
                     if isinstance(i, tuple):
                         resync = True
+                    elif isinstance(i, ChangeBatch):
+                        batch.merge(i)
                     else:
                         resync |= self._map_event(i, batch)  # type: ignore[arg-type]
                 self._flagged |= batch.runs
@@ -316,6 +329,10 @@ class WorkspaceWatcher:
         return resync
 
     def _forget_watches(self, directory: str) -> bool:
+        with self._arm_lock:
+            return self._forget_watches_locked(directory)
+
+    def _forget_watches_locked(self, directory: str) -> bool:
         forgot = False
         for key in [
             k for k in self._watches if k[0] == directory or k[0].startswith(directory + os.sep)
@@ -414,6 +431,10 @@ class WorkspaceWatcher:
 
     def _sync_watches(self) -> ChangeBatch:
         """Arm and disarm watches to match what exists now; a rescan batch if the root came or went."""
+        with self._arm_lock:
+            return self._sync_watches_locked()
+
+    def _sync_watches_locked(self) -> ChangeBatch:
         batch = ChangeBatch()
         observer = self._observer
         if observer is None or self._stopped:

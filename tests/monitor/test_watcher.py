@@ -302,3 +302,18 @@ def test_reconcile_stats_only_runs_that_may_change_until_a_full_pass(tmp_path: P
     col2.mark()
     _rewrite_old(done, "second")
     col2.wait(lambda b: "done" in b.runs, "the settled run's rewrite on a full pass")
+
+
+@pytest.mark.parametrize("poll", MODES)
+def test_watch_file_returns_with_the_watch_armed(tmp_path: Path, watch, poll) -> None:
+    """A write right after watch_file() returns is reported (no reconcile to fall back on)."""
+    wf.init(tmp_path)
+    log = wf.touch_log(tmp_path, "cache/Step-1/logs/001.log", "first\n")
+    w, col = watch(tmp_path, poll=poll, reconcile_interval=3600)
+    wait_armed(w, (str(tmp_path), False))
+    col.mark()
+    w.watch_file(log)
+    assert (str(log.parent), False) in w.watched_dirs  # armed before the call returned
+    with open(log, "a") as f:
+        f.write("second\n")
+    col.wait(lambda b: log in b.files, "the write right after watch_file")
