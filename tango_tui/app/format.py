@@ -18,7 +18,7 @@ STATE_STYLE: dict[str, str] = {
     "completed": "green",
     "failed": "bold red",
     "crashed": "bold magenta",
-    "incomplete": "grey62",
+    "incomplete": "dim",
     "uncacheable": "cyan",
 }
 """Rich style per step state / run status value (runs and steps share the words)."""
@@ -115,7 +115,7 @@ def reason_text(reason: StepReason | str, blocked_by: str | None, names: dict[st
         return Text(f"dependency failed: {who}", style="red")
     if value == "cached":
         return Text("cached", style="green dim")
-    return Text(value, style="grey62")
+    return Text(value, style="dim")
 
 
 def fmt_count(value: float) -> str:
@@ -136,7 +136,7 @@ def progress_text(progress: Progress | None, width: int = 12) -> Text:
     if fraction is not None:
         filled = round(fraction * width)
         out.append("━" * filled, style="dodger_blue1")
-        out.append("─" * (width - filled), style="grey35")
+        out.append("─" * (width - filled), style="dim")
         out.append(f" {fraction * 100:3.0f}%")
     else:
         out.append(f"{fmt_count(progress.done)} {progress.unit}")
@@ -144,11 +144,11 @@ def progress_text(progress: Progress | None, width: int = 12) -> Text:
         out.append(
             f" {fmt_count(progress.rate) if progress.rate >= 10 else f'{progress.rate:.2g}'}"
             f" {progress.unit}/s",
-            style="grey70",
+            style="dim",
         )
     eta = progress.eta_seconds
     if eta is not None:
-        out.append(f" eta {fmt_seconds(eta)}", style="grey70")
+        out.append(f" eta {fmt_seconds(eta)}", style="dim")
     return out
 
 

@@ -100,8 +100,9 @@ async def test_current_match_differs_from_other_matches(workspace: Path, tmp_pat
         await pilot.press("n")
         await wait_for(
             pilot,
-            lambda: lines.current_match == next(
-                ln.offset for ln in lines.window if ln.text == "needle 103"
+            lambda: (
+                lines.current_match
+                == next(ln.offset for ln in lines.window if ln.text == "needle 103")
             ),
             what="second match current",
         )

@@ -107,3 +107,23 @@ async def test_cached_step_has_result_location(workspace: Path) -> None:
         screen = await open_step(pilot, app, "second", "total")
         assert screen.info.result_location
         assert "result" in _text(render_step(screen.info))
+
+
+async def test_tab_to_the_dependencies_then_enter_opens_the_first(workspace: Path) -> None:
+    app = make_app(str(workspace))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, app, "second", "squares")
+        deps = screen.query_one("#step-deps", OptionList)
+        while not deps.has_focus:
+            await pilot.press("tab")
+        assert deps.highlighted == 0  # selected on focus: no Down needed
+        shown = {
+            b.binding.description for b in app.screen.active_bindings.values() if b.binding.show
+        }
+        assert "Open" in shown  # the footer says what enter does
+        await pilot.press("enter")
+        step = await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, StepScreen) and app.screen is not screen and app.screen,
+        )
+        assert step.uid in screen.info.dependencies

@@ -19,6 +19,23 @@ from ..widgets.step_details import StepDetails
 from .base import LiveScreen
 
 
+class DepsList(OptionList):
+    """The step's dependencies; enter opens one. Focusing it puts the cursor on the first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Open", tooltip="Open the dependency under the cursor"),
+    ]
+
+    def on_focus(self) -> None:
+        if self.highlighted is None and self.option_count:
+            first = next(
+                (i for i in range(self.option_count) if not self.get_option_at_index(i).disabled),
+                None,
+            )
+            if first is not None:
+                self.highlighted = first
+
+
 class StepScreen(LiveScreen):
     """Every StepInfo field of step ``uid``, its dependencies, and a live log pane.
 
@@ -65,7 +82,7 @@ class StepScreen(LiveScreen):
         yield Header()
         with Horizontal(id="step-body"):
             with Vertical(id="step-left"):
-                deps = OptionList(id="step-deps")
+                deps = DepsList(id="step-deps")
                 deps.border_title = "Dependencies (enter opens)"
                 yield deps
                 with VerticalScroll(id="step-scroll"):
@@ -83,7 +100,7 @@ class StepScreen(LiveScreen):
     def _tick(self) -> None:
         # The duration of a running step grows: re-render the record (no disk access).
         if self.is_current and self.info is not None and str(self.info.state) == "running":
-            self.query_one(StepDetails).show(self.info, self._progress, self._run_lines)
+            self.query_one(StepDetails).show(self.info, self._progress, self._run_lines, self._row)
 
     def apply_changes(self, changes: Changes) -> None:
         if changes.rescan or changes.all_steps or self.uid in changes.steps:
@@ -127,7 +144,7 @@ class StepScreen(LiveScreen):
         first = self.info is None
         self.info = info
         self._progress, self._run_lines = progress, run_lines
-        details.show(info, progress, run_lines)
+        details.show(info, progress, run_lines, self._row)
         if first:
             self._fill_deps(info)
             self._show_log()
@@ -137,10 +154,10 @@ class StepScreen(LiveScreen):
         deps.clear_options()
         for uid in sorted(info.dependencies, key=lambda d: self._names.get(d, d)):
             label = Text(self._names.get(uid, "?"), style="bold")
-            label.append(f"  {uid}", style="grey62")
+            label.append(f"  {uid}", style="dim")
             deps.add_option(Option(label, id=uid))
         if not info.dependencies:
-            deps.add_option(Option(Text("none", style="grey62"), id="", disabled=True))
+            deps.add_option(Option(Text("none", style="dim"), id="", disabled=True))
 
     @on(OptionList.OptionSelected, "#step-deps")
     def _dep_selected(self, event: OptionList.OptionSelected) -> None:

@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.widgets import DataTable
-from textual._two_way_dict import TwoWayDict
 from textual.widgets.data_table import RowKey
 
 CELL_PADDING = 2

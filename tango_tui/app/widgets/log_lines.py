@@ -70,9 +70,7 @@ class LogLines(Widget, can_focus=True):
         Binding("f", "toggle_follow", "Follow", tooltip="Follow the tail on/off"),
         Binding("w", "toggle_wrap", "Wrap", tooltip="Wrap long lines on/off"),
         Binding("left,h", "scroll_side(-1)", "Left", show=False, tooltip="Scroll left (no wrap)"),
-        Binding(
-            "right,l", "scroll_side(1)", "Right", show=False, tooltip="Scroll right (no wrap)"
-        ),
+        Binding("right,l", "scroll_side(1)", "Right", show=False, tooltip="Scroll right (no wrap)"),
         Binding("0", "side_home", "Line start", show=False, tooltip="Back to column 0"),
     ]
 

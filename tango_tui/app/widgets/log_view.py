@@ -125,13 +125,13 @@ class LogView(Vertical):
             if lines.new_lines:
                 n = lines.new_lines
                 text.append(f"  {n} new line{'' if n == 1 else 's'}", style="bold")
-            text.append("  (f or G to follow)", style="grey62")
+            text.append("  (f or G to follow)", style="dim")
         log = lines.logfile
         if log is not None and lines.window and log.size:
             # Position by bytes: needs no line count, so it is right at once on a 1 GB log.
             text.append(
                 f"  {min(100, lines.window[-1].end * 100 // log.size)}% of {_size(log.size)}",
-                style="grey62",
+                style="dim",
             )
         if lines.wrap:
             text.append("  wrap", style="cyan")

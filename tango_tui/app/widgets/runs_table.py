@@ -227,4 +227,3 @@ class RunsTable(FixedWidthTable):
     def running_names(self) -> set[str]:
         """Names of the runs whose last row said running."""
         return set(self._running_names)
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -25,22 +26,53 @@ def _json(value: Any) -> RenderableType:
 
 def _grid() -> Table:
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(style="bold grey70", no_wrap=True)
+    grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     return grid
 
 
-def render_step(info: Any, progress: Any = None, run_lines: list[str] | None = None) -> Group:
+def _attempt_of(log_file: Any) -> int | None:
+    """The attempt number in a step log's name (``.../logs/002.log`` -> 2)."""
+    m = re.search(r"(\d+)\.log$", str(log_file or ""))
+    return int(m.group(1)) if m else None
+
+
+def other_attempt(info: Any, row: Any) -> bool:
+    """Whether the record ``info`` is about a later attempt than the run's ``row`` shows."""
+    if row is None or row.start_time is None or info.start_time is None:
+        return False
+    return abs((info.start_time - row.start_time).total_seconds()) > 0.001
+
+
+def render_step(
+    info: Any, progress: Any = None, run_lines: list[str] | None = None, row: Any = None
+) -> Group:
     """A renderable of the whole record ``info`` (a StepInfo), ``progress`` if running.
+
+    ``row`` is the step as the run it was opened from saw it (a ``StepRow``): when the record
+    is already about a later attempt (another run retried the step), the state, times and log
+    shown are this run's, and a note says what the latest attempt is.
 
     Dependencies are not part of it: the step screen lists them in a navigable list.
     """
     parts: list[RenderableType] = []
+    older = other_attempt(info, row)
+    state = row.state if older else info.state
+    start, end = (row.start_time, row.end_time) if older else (info.start_time, info.end_time)
     head = Text()
-    head.append_text(fmt.state_text(info.state))
+    head.append_text(fmt.state_text(state))
     head.append(f"  {info.step_name or info.unique_id}", style="bold")
     parts.append(head)
-    if info.crashed:
+    if older:
+        latest = f"#{info.attempt}" if info.attempt else "a later one"
+        parts.append(
+            Text(
+                f"latest attempt: {latest} at {fmt.fmt_datetime(info.start_time)}"
+                f" ({info.state}; another run). Shown: this run's attempt.",
+                style="bold yellow",
+            )
+        )
+    if info.crashed and not older:
         parts.append(Text(f"crashed: {info.crashed}", style="magenta"))
 
     grid = _grid()
@@ -48,15 +80,21 @@ def render_step(info: Any, progress: Any = None, run_lines: list[str] | None = N
     grid.add_row("class", info.step_class_name)
     grid.add_row("version", info.version or "")
     grid.add_row("cacheable", "yes" if info.cacheable else "no")
-    grid.add_row("attempt", str(info.attempt))
-    grid.add_row("started", fmt.fmt_datetime(info.start_time))
-    grid.add_row("ended", fmt.fmt_datetime(info.end_time))
-    running = str(info.state) == "running"
-    grid.add_row("duration", fmt.duration_text(info.start_time, info.end_time, running))
-    if progress is not None:
+    if older:
+        attempt = _attempt_of(getattr(row, "log_path", None))
+        grid.add_row("attempt", f"#{attempt} (this run)" if attempt else "this run's")
+    else:
+        # Tango 1.x records no attempt count: 0 means unknown there, not "never ran".
+        grid.add_row("attempt", str(info.attempt) if info.attempt else "—")
+    grid.add_row("started", fmt.fmt_datetime(start))
+    grid.add_row("ended", fmt.fmt_datetime(end))
+    running = str(state) == "running"
+    grid.add_row("duration", fmt.duration_text(start, end, running))
+    if progress is not None and not older:
         grid.add_row("progress", fmt.progress_text(progress, width=20))
     grid.add_row("result", info.result_location or "")
-    grid.add_row("log", info.log_file or "")
+    log_file = getattr(row, "log_path", None) if older else None
+    grid.add_row("log", str(log_file or info.log_file or ""))
     platform, env = info.platform, info.environment
     if platform is not None:
         grid.add_row("host", platform.host or "")
@@ -75,12 +113,16 @@ def render_step(info: Any, progress: Any = None, run_lines: list[str] | None = N
         grid.add_row("owner", f"pid {info.owner.pid} on {info.owner.host}")
     parts.append(grid)
 
-    parts.append(Rule("config", align="left", style="grey35"))
-    parts.append(_json(info.config) if info.config else Text("  none", style="grey62"))
-    parts.append(Rule("metadata", align="left", style="grey35"))
-    parts.append(_json(info.metadata) if info.metadata else Text("  none", style="grey62"))
+    parts.append(Rule("config", align="left", style="dim"))
+    parts.append(_json(info.config) if info.config else Text("  none", style="dim"))
+    parts.append(Rule("metadata", align="left", style="dim"))
+    parts.append(_json(info.metadata) if info.metadata else Text("  none", style="dim"))
+    if older and row.error:
+        parts.append(Rule("error (this run)", align="left", style="red"))
+        parts.append(Text(row.error, style="bold red"))
     if info.error or info.traceback:
-        parts.append(Rule("error", align="left", style="red"))
+        title = "error of the latest attempt" if older else "error"
+        parts.append(Rule(title, align="left", style="red"))
         parts.append(Text(info.error or "", style="bold red"))
         if info.traceback:
             parts.append(
@@ -95,7 +137,7 @@ def render_step(info: Any, progress: Any = None, run_lines: list[str] | None = N
     if run_lines:
         from .log_lines import ERROR_RE, ERROR_STYLE, WARNING_RE, WARNING_STYLE
 
-        parts.append(Rule("this step in the run log", align="left", style="grey35"))
+        parts.append(Rule("this step in the run log", align="left", style="dim"))
         for line in run_lines:
             style = (
                 ERROR_STYLE
@@ -113,9 +155,16 @@ class StepDetails(Static):
     StepDetails { padding: 0 1; }
     """
 
-    def show(self, info: Any, progress: Any = None, run_lines: list[str] | None = None) -> None:
-        """Render ``info`` (with ``run_lines``: its lines of the run log, for Tango 1.x)."""
-        self.update(render_step(info, progress, run_lines))
+    def show(
+        self,
+        info: Any,
+        progress: Any = None,
+        run_lines: list[str] | None = None,
+        row: Any = None,
+    ) -> None:
+        """Render ``info`` (``run_lines``: its lines of the run log, for Tango 1.x; ``row``:
+        the step as its run saw it)."""
+        self.update(render_step(info, progress, run_lines, row))
 
     def show_error(self, error: str) -> None:
         """Say why the record cannot be shown, in place of it."""
