@@ -10,6 +10,7 @@ parent's locks for its own (filelock itself closes inherited descriptors in the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from pathlib import Path
 
@@ -21,9 +22,22 @@ from ._model import StepInfo, StepState
 _HELD: dict[str, tuple[int, filelock.UnixFileLock]] = {}
 
 
-def lock_key(path: str | os.PathLike[str]) -> str:
-    """The table key of a lock file (its real path)."""
+@functools.lru_cache(maxsize=64)
+def _real_dir(path: str) -> str:
     return os.path.realpath(path)
+
+
+def lock_key(path: str | os.PathLike[str]) -> str:
+    """The table key of a lock file: its real path (``cache/<uid>/lock`` under the real cache dir).
+
+    Only the directory above the step directory is resolved, once per process (a full realpath
+    costs an lstat per path component, four times per step execution): step directories are
+    made by us, never symlinks. Two LocalWorkspace objects opened through different paths to one
+    workspace still agree.
+    """
+    step_dir, name = os.path.split(os.fspath(path))
+    parent, uid = os.path.split(step_dir)
+    return os.path.join(_real_dir(parent), uid, name)
 
 
 def holds(path: str | os.PathLike[str]) -> bool:
