@@ -103,6 +103,11 @@ async def test_help_lists_every_binding_and_closes(workspace: Path) -> None:
             "Leave the dashboard",
             "Switch the log pane",
             "Command palette",
+            "Go to the last row",
+            "Wrap long lines",
+            "Scroll right",
+            "Open the dependency under the cursor",
+            "Open the step under the cursor",
         ):
             assert doc in text, doc
         await pilot.press("escape")

@@ -65,6 +65,24 @@ def test_run_view_cursor_on_the_failed_step_after_n(snap_compare: Any, snap_ws: 
     assert snap_compare(make_app(str(snap_ws)), terminal_size=SIZE, run_before=run_before)
 
 
+def test_narrow_run_view_keeps_state_step_duration_and_why(
+    snap_compare: Any, snap_ws: Path
+) -> None:
+    """At 100x30 the unique id and the tree give way; state, step, duration and why stay."""
+
+    async def run_before(pilot: Any) -> None:
+        await _run_open(pilot)
+        await pilot.press("n")
+
+    assert snap_compare(make_app(str(snap_ws)), terminal_size=(100, 30), run_before=run_before)
+
+
+def test_narrow_runs_view_keeps_status_counts_and_duration(
+    snap_compare: Any, snap_ws: Path
+) -> None:
+    assert snap_compare(make_app(str(snap_ws)), terminal_size=(100, 30), run_before=_loaded)
+
+
 def test_help_screen_lists_the_bindings(snap_compare: Any, snap_ws: Path) -> None:
     async def run_before(pilot: Any) -> None:
         await _loaded(pilot)

@@ -55,4 +55,10 @@ async def test_tango1_runs_steps_and_logs(tango1_ws: Path) -> None:
         lines = step.query_one(LogLines)
         await wait_for(pilot, lambda: lines.window, what="run log in the pane")
         assert lines.path == tango1_ws / "runs" / "killed-run" / "out.log"
+        first = step._run_lines[0]
+        await wait_for(
+            pilot,
+            lambda: lines.window[0].text == first and not lines.follow,
+            what="the pane at the step's first line",
+        )
     assert checksums(tango1_ws) == before

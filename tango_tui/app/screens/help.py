@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 GENERIC = [
     ("up/down, j/k", "Move the cursor (tables, tree, log)"),
-    ("pageup/pagedown, home/end", "Move a page / to the ends"),
+    ("pageup/pagedown", "Move a page (home/end: first/last row or line)"),
     ("tab, shift+tab", "Move focus between panes"),
     ("ctrl+p", "Command palette: change theme, keys, screenshot, quit"),
     ("mouse", "Click a row to select it, a column header to sort, wheel to scroll"),
@@ -24,6 +24,7 @@ GENERIC = [
 def _groups() -> list[tuple[str, list[type]]]:
     from ..app import TangoTuiApp
     from ..widgets.dep_tree import DepTree
+    from ..widgets.fast_table import FixedWidthTable
     from ..widgets.filter_bar import FilterBar
     from ..widgets.log_lines import LogLines
     from ..widgets.log_view import LogView
@@ -32,12 +33,12 @@ def _groups() -> list[tuple[str, list[type]]]:
     from .log import LogScreen
     from .run import RunScreen
     from .runs import RunsScreen
-    from .step import StepScreen
+    from .step import DepsList, StepScreen
 
     return [
-        ("Runs", [RunsScreen, RunsTable, FilterBar]),
-        ("Run", [RunScreen, StepsTable, DepTree]),
-        ("Step", [StepScreen]),
+        ("Runs", [RunsScreen, RunsTable, FixedWidthTable, FilterBar]),
+        ("Run", [RunScreen, StepsTable, FixedWidthTable, DepTree]),
+        ("Step", [StepScreen, DepsList]),
         ("Log pane", [LogView, LogLines, LogScreen]),
         ("Everywhere", [TangoTuiApp]),
     ]

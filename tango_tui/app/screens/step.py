@@ -18,6 +18,9 @@ from ..widgets.log_view import LogView
 from ..widgets.step_details import StepDetails
 from .base import LiveScreen
 
+WRAP_BELOW = 120
+"""On terminals narrower than this the step's log pane wraps long lines from the start."""
+
 
 class DepsList(OptionList):
     """The step's dependencies; enter opens one. Focusing it puts the cursor on the first."""
@@ -93,6 +96,9 @@ class StepScreen(LiveScreen):
     def on_mount(self) -> None:
         self.sub_title = f"{self.run_name or ''} › {self._names.get(self.uid, self.uid)}"
         self.query_one(LogView).focus()
+        if self.app.size.width < WRAP_BELOW:
+            # A half-screen log pane shows little more than timestamps: wrap instead.
+            self.query_one(LogView).lines.wrap = True
         self.load()
         self._show_log()
         self.set_interval(1.0, self._tick)
@@ -148,6 +154,9 @@ class StepScreen(LiveScreen):
         if first:
             self._fill_deps(info)
             self._show_log()
+            if run_lines and not self.showing_run_log:
+                # Tango 1.x: the pane shows the run's log; start at this step's first line.
+                self.query_one(LogView).show_first(run_lines[0])
 
     def _fill_deps(self, info: Any) -> None:
         deps = self.query_one("#step-deps", OptionList)

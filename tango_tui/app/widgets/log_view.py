@@ -56,6 +56,7 @@ class LogView(Vertical):
         self.match: tuple[int, int] | None = None
         """(offset, end) of the last search match."""
         self._watched: Path | None = None
+        self._place: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="log-status")
@@ -214,7 +215,21 @@ class LogView(Vertical):
             return
         self.post_message(self.SearchDone(line, text))
 
+    def show_first(self, text: str) -> None:
+        """Open the pane (follow off) at the first line containing ``text``, if there is one:
+        for a Tango 1.x step, its first line in the run's ``out.log``."""
+        log = self.lines.logfile
+        if log is None or not text:
+            return
+        self._place = text
+        self._search(log, text, 0, True)
+
     def on_log_view_search_done(self, message: LogView.SearchDone) -> None:
+        if self._place is not None and message.text == self._place:
+            self._place = None
+            if message.line is not None:
+                self.lines.jump_to(message.line.offset, context=0)
+            return
         if message.error:
             self.search_status = message.error
         elif message.line is None:
