@@ -106,7 +106,7 @@ def run_steps(
         try:
             run = workspace.register_run(list(named.values()), name)
             with workspace.capture_logs_for_run(run.name):
-                _Execution(workspace, run, named, parallelism).execute()
+                _Execution(workspace, run, named, parallelism, stop).execute()
         except SignalInterrupt as e:
             # Everything is recorded and the log closed: now the signal does what it would have.
             stop.restore()
@@ -118,8 +118,10 @@ def run_steps(
 class _Execution:
     """One execution of a registered run."""
 
-    def __init__(self, ws: Workspace, run: Run, named: dict[str, Step], parallelism: int):
+    def __init__(self, ws: Workspace, run: Run, named: dict[str, Step], parallelism: int,
+                 stop: StopSignals | None = None):
         self.ws = ws
+        self.stop = stop if stop is not None else StopSignals()  # an inactive one: holds nothing
         self.run = run
         self.parallelism = parallelism
         self.steps: dict[str, Step] = {}
@@ -252,9 +254,10 @@ class _Execution:
                 _Parallel(self).go()
         except BaseException as e:
             logger.error("Run %r interrupted: %s", run.name, type(e).__name__)
-            self._finish(interrupted=True)
+            self._finish(interrupted=True)  # a second stop signal is ignored meanwhile
             raise
-        self._finish(interrupted=False)
+        with self.stop.hold():  # a stop signal now is raised once the run's end is recorded
+            self._finish(interrupted=False)
 
     def _sequential(self) -> None:
         runner = StepRunner(self.ws, self.run.name, on_start=self._on_start)

@@ -14,11 +14,13 @@ released and its step reads CRASHED at once instead of running on as an orphan.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
@@ -61,6 +63,8 @@ class StopSignals:
     def __init__(self) -> None:
         self.previous: dict[int, Any] = {}
         self.received: int | None = None
+        self._held = 0
+        self._pending = False
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is not threading.main_thread():
@@ -79,7 +83,23 @@ class StopSignals:
                            signal.Signals(signum).name, signal.Signals(self.received).name)
             return
         self.received = signum
+        if self._held:
+            self._pending = True  # raised when the held section ends
+            return
         raise SignalInterrupt(signum)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Defer a first stop signal arriving inside this block to its end (e.g. while the final
+        record of a finished run is written), then raise it."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+        if not self._held and self._pending and self.received is not None:
+            self._pending = False
+            raise SignalInterrupt(self.received)
 
     def restore(self) -> None:
         """Put the handlers that were there before back."""

@@ -169,3 +169,16 @@ def test_no_handler_change_outside_the_main_thread() -> None:
     run_steps(MemoryWorkspace(), [Peek(a=2, b=2, step_name="p")])
     assert Peek.seen and Peek.seen[0] is not before  # in the main thread the guard is active
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_signal_during_a_held_section_is_raised_at_its_end() -> None:
+    from tango_tui.core._signals import SignalInterrupt
+
+    reached: list[str] = []
+    with StopSignals() as stop, pytest.raises(SignalInterrupt, match="interrupted by SIGTERM"):
+        with stop.hold():
+            signal.raise_signal(signal.SIGTERM)
+            reached.append("after the signal")  # not interrupted inside the held section
+            signal.raise_signal(signal.SIGTERM)  # a second one while stopping is ignored
+        reached.append("not reached")
+    assert reached == ["after the signal"]
