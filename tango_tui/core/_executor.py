@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
-import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidNameError
 from ._liveness import current_owner
@@ -34,18 +31,13 @@ from ._memory import MemoryWorkspace
 from ._model import Run, RunStatus, RunStep, StepReason, StepState, utc_now
 from ._recorder import RunRecorder
 from ._runner import StepRunner
-from ._signals import SignalInterrupt, StopSignals, die_with_parent, redeliver, stop_like_interrupt_in_worker
+from ._signals import SignalInterrupt, StopSignals, redeliver
 from ._step import Step
 from ._workspace import Workspace
-
-if TYPE_CHECKING:
-    import multiprocessing.connection
 
 logger = logging.getLogger(__name__)
 
 _OK_STATES = (StepState.COMPLETED, StepState.UNCACHEABLE)
-_POLL = 0.3  # seconds between looks at worker processes when none reports
-_GRACE = 3.0  # seconds stopping workers get to record their interruption before SIGKILL
 
 
 def _named_targets(targets: Mapping[str, Step] | Iterable[Step]) -> dict[str, Step]:
@@ -251,7 +243,9 @@ class _Execution:
             if self.parallelism == 1:
                 self._sequential()
             else:
-                _Parallel(self).go()
+                from ._parallel import Parallel  # only here: keeps multiprocessing out of imports
+
+                Parallel(self).go()
         except BaseException as e:
             logger.error("Run %r interrupted: %s", run.name, type(e).__name__)
             self._finish(interrupted=True)  # a second stop signal is ignored meanwhile
@@ -328,121 +322,3 @@ class _Execution:
     def _dependents_cached(self, uid: str) -> bool:
         dependents = [r for r in self.run.plan.values() if uid in r.dependencies]
         return bool(dependents) and all(r.reason is StepReason.CACHED for r in dependents)
-
-
-def _worker(url: str, run_name: str, step: Step, conn: multiprocessing.connection.Connection,
-            parent_pid: int) -> None:
-    """A worker process: reopen the workspace, compute one step, report what ran and how.
-
-    It dies with the parent (SIGKILL from the kernel), and a SIGTERM/SIGHUP (from the parent
-    stopping it, or anyone else) interrupts the step, which is recorded FAILED with
-    "interrupted by SIGTERM" and reported like any failure.
-    """
-    die_with_parent(parent_pid)
-    stop_like_interrupt_in_worker()
-    runner = StepRunner(Workspace.from_url(url), run_name)
-    try:
-        try:
-            runner.result(step)
-            conn.send((runner.started, runner.failed, None))
-        except (Exception, SignalInterrupt) as e:  # noqa: BLE001 -- reported to the parent
-            conn.send((runner.started, runner.failed, f"{type(e).__name__}: {e}"))
-    finally:
-        conn.close()
-
-
-class _Parallel:
-    """Runs tasks in up to ``parallelism`` forked worker processes."""
-
-    def __init__(self, ex: _Execution):
-        import multiprocessing  # only here: importing the library stays light for the dashboard
-
-        self.ex = ex
-        self.ctx = multiprocessing.get_context("fork")
-        import ctypes  # noqa: F401 -- loaded once here, not in every forked worker (die_with_parent)
-
-        self.running: dict[str, tuple[Any, Any]] = {}  # uid -> (process, connection)
-
-    def go(self) -> None:
-        ex = self.ex
-        pending = list(ex.tasks)
-        try:
-            while pending or self.running:
-                for uid in list(pending):
-                    root = ex._blocker(uid)
-                    if root is not None:
-                        pending.remove(uid)
-                        if not ex._cached_now(uid):
-                            ex._block(uid, root)
-                    elif all(ex.outcome.get(d) == "ok" for d in ex.task_deps[uid]):
-                        if ex._cached_now(uid):
-                            pending.remove(uid)
-                        elif len(self.running) < ex.parallelism:
-                            pending.remove(uid)
-                            self._launch(uid)
-                if self.running:
-                    self._collect()
-                elif pending:
-                    raise RuntimeError(f"no step can start: {pending}")  # a cycle; cannot happen
-        finally:
-            self._stop_all()
-
-    def _launch(self, uid: str) -> None:
-        ex = self.ex
-        reader, writer = self.ctx.Pipe(duplex=False)
-        proc = self.ctx.Process(
-            target=_worker, args=(ex.ws.url, ex.run.name, ex.steps[uid], writer, os.getpid()),
-            name=f"tango-tui step {uid}",
-        )
-        proc.start()
-        writer.close()
-        self.running[uid] = (proc, reader)
-        with ex.recorder.lock:
-            row = ex.run.plan[uid]
-            row.state, row.reason, row.start_time = StepState.RUNNING, StepReason.RAN, utc_now()
-            ex.recorder.changed()
-        logger.info("Step %r started in worker process %d", ex.steps[uid].name, proc.pid)
-
-    def _collect(self) -> None:
-        import multiprocessing.connection
-
-        waitables = [c for _, c in self.running.values()] + [p.sentinel for p, _ in self.running.values()]
-        ready = set(multiprocessing.connection.wait(waitables, timeout=_POLL))
-        for uid, (proc, conn) in list(self.running.items()):
-            if conn not in ready and proc.sentinel not in ready:
-                continue
-            message = None
-            try:
-                if conn.poll():
-                    message = conn.recv()
-            except (EOFError, OSError):
-                message = None
-            if message is None and proc.is_alive():
-                continue  # EOF seen before the exit; the sentinel comes next
-            proc.join()
-            conn.close()
-            del self.running[uid]
-            if message is None:
-                error = f"worker process died (exit code {proc.exitcode})"
-                self.ex._after(uid, [uid], uid, error)
-                self.ex._mark(uid, StepReason.RAN, error=self.ex.run.plan[uid].error or error,
-                              state=None if self.ex.run.plan[uid].state is StepState.CRASHED else StepState.FAILED)
-            else:
-                started, failed, error = message
-                self.ex._after(uid, started, failed, error)
-
-    def _stop_all(self) -> None:
-        """Stop the workers still running: SIGTERM (each records its step FAILED, interrupted),
-        then SIGKILL for any still there after ``_GRACE`` seconds (its step reads CRASHED)."""
-        for proc, conn in self.running.values():
-            if proc.is_alive():
-                proc.terminate()
-        deadline = time.monotonic() + _GRACE
-        for uid, (proc, conn) in list(self.running.items()):
-            proc.join(max(0.0, deadline - time.monotonic()))
-            if proc.is_alive():
-                logger.warning("worker %d of step %s ignored SIGTERM; killing it", proc.pid, uid)
-                proc.kill()
-                proc.join()
-            conn.close()
-        self.running.clear()

@@ -22,7 +22,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
-from typing import Any
+from typing import Any, Self
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class StopSignals:
         self._held = 0
         self._pending = False
 
-    def __enter__(self) -> StopSignals:
+    def __enter__(self) -> Self:
         if threading.current_thread() is not threading.main_thread():
             return self
         for sig in STOP_SIGNALS:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -134,7 +135,7 @@ def test_stop_signal_ends_the_run_like_ctrl_c(tmp_path: Path, sig: signal.Signal
 
 def test_handlers_are_restored_and_ignored_signals_left_alone() -> None:
     before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
-    seen: list[object] = []
+    seen: ClassVar[list[object]] = []
     with StopSignals():
         seen.append(signal.getsignal(signal.SIGTERM))
     assert {sig: signal.getsignal(sig) for sig in STOP_SIGNALS} == before
@@ -151,7 +152,7 @@ def test_handlers_are_restored_and_ignored_signals_left_alone() -> None:
 class Peek(Add):
     """Records the SIGTERM handler seen while the run executes."""
 
-    seen: list[object] = []
+    seen: ClassVar[list[object]] = []
 
     def run(self, a: int, b: int, log: str | None = None) -> int:  # type: ignore[override]
         Peek.seen.append(signal.getsignal(signal.SIGTERM))
