@@ -52,6 +52,9 @@ class RunsScreen(LiveScreen):
         return self.query_one(RunsTable)
 
     def on_mount(self) -> None:
+        # Hidden until there is something to say, so the table does not jump up a line
+        # under the user's pointer when the first list arrives.
+        self.query_one("#runs-notice").display = False
         self.table.focus()
         self.load()
         self.set_interval(1.0, self._tick)
