@@ -189,6 +189,7 @@ class WorkspaceWatcher:
         self._root_present = False
         self._ours = False  # a tango-tui workspace (its marker exists), checked at each re-arm
         self._stopped = False
+        self._defer_runs = False
         # Watches are armed by the worker, and by watch_file in the caller's thread.
         self._arm_lock = threading.RLock()
 
@@ -209,11 +210,31 @@ class WorkspaceWatcher:
                 stat=os.lstat, listdir=os.scandir, polling_interval=self.poll_interval
             )
         self._observer.daemon = True
+        # The recursive watch of runs/ walks every run directory (about a second on 10,000
+        # runs): the worker arms it, so start() (called while the app mounts) stays quick.
+        self._defer_runs = self._runs_recursive
         self._sync_watches()
         self._observer.start()
         self._snapshot = self._take_snapshot()
         self._thread = threading.Thread(target=self._run, name="tango-tui-watcher", daemon=True)
         self._thread.start()
+
+    def _arm_deferred(self) -> None:
+        """Arm the recursive runs/ watch, then report what changed while it was being armed."""
+        if not self._defer_runs:
+            return
+        with self._arm_lock:  # watch_file, meanwhile, waits and then finds runs/ covered
+            self._defer_runs = False
+            batch = self._sync_watches_locked()
+        batch.merge(self._reconcile(full=True))
+        self._deliver(batch)
+
+    def _deliver(self, batch: ChangeBatch) -> None:
+        if batch and not self._stopped:
+            try:
+                self.callback(batch)
+            except Exception:
+                logger.exception("tango-tui watcher callback failed on %s", batch)
 
     def watch_steps(self, uids: Iterable[str]) -> None:
         """Watch these steps' directories (replacing the previous set); the first
@@ -266,6 +287,7 @@ class WorkspaceWatcher:
                 time.sleep(min(1.0, self.reconcile_interval))  # no hot loop on a lasting error
 
     def _loop(self) -> None:
+        self._arm_deferred()
         next_reconcile = time.monotonic() + self.reconcile_interval
         while True:
             timeout = max(0.0, next_reconcile - time.monotonic())
@@ -302,11 +324,7 @@ class WorkspaceWatcher:
                 resync = True
             if resync:
                 batch.merge(self._sync_watches())
-            if batch and not self._stopped:
-                try:
-                    self.callback(batch)
-                except Exception:
-                    logger.exception("tango-tui watcher callback failed on %s", batch)
+            self._deliver(batch)
 
     def _map_event(self, event: FileSystemEvent, batch: ChangeBatch) -> bool:
         """Add ``event`` to ``batch``; True if the set of directories to watch may have changed."""
@@ -377,8 +395,8 @@ class WorkspaceWatcher:
             return structural and len(parts) == 2
         return False
 
-    def _reconcile(self) -> ChangeBatch:
-        new = self._take_snapshot(self._snapshot)
+    def _reconcile(self, full: bool = False) -> ChangeBatch:
+        new = self._take_snapshot(None if full else self._snapshot)
         old, self._snapshot = self._snapshot, new
         return new.diff(old) if old is not None else ChangeBatch(rescan=True)
 
@@ -408,7 +426,7 @@ class WorkspaceWatcher:
         runs = root / "runs"
         if os.path.isdir(root):
             wanted.add((str(root), False))
-            if os.path.isdir(runs):
+            if os.path.isdir(runs) and not self._defer_runs:
                 wanted.add((str(runs), self._runs_recursive))
             if os.path.isdir(root / "cache"):
                 wanted.add((str(root / "cache"), False))
@@ -423,7 +441,8 @@ class WorkspaceWatcher:
             wanted.add((str(ancestor), False))
         for f in files:
             parent = f.parent
-            if self._runs_recursive and runs in parent.parents and os.path.isdir(runs):
+            covered = self._runs_recursive and not self._defer_runs
+            if covered and runs in parent.parents and os.path.isdir(runs):
                 continue  # covered by the recursive watch on runs/
             if os.path.isdir(parent):
                 wanted.add((str(parent), False))

@@ -153,7 +153,8 @@ def test_debounce_collapses_a_burst(tmp_path: Path, watch) -> None:
     # A Tango 1.x workspace: there a run's out.log is part of its state, so writes are run changes.
     (tmp_path / "settings.json").write_text('{"version": 2}')
     (tmp_path / "runs" / "r1").mkdir(parents=True)
-    _w, col = watch(tmp_path, debounce=0.2)
+    w, col = watch(tmp_path, debounce=0.2)
+    wait_armed(w, (str(tmp_path / "runs"), True))  # armed by the worker, after start() returns
     with open(tmp_path / "runs" / "r1" / "out.log", "a", buffering=1) as f:
         f.writelines(f"line {i}\n" for i in range(200))
     (tmp_path / "runs" / "zz-done").mkdir()
