@@ -109,12 +109,18 @@ def test_sigkill_of_the_executor_takes_its_workers_along(tmp_path: Path) -> None
     rerun_completes(tmp_path, started.root)
 
 
-@pytest.mark.parametrize(("sig", "parallelism"), [(signal.SIGTERM, 2), (signal.SIGHUP, 1)],
-                         ids=["sigterm-parallel", "sighup-sequential"])
-def test_stop_signal_ends_the_run_like_ctrl_c(tmp_path: Path, sig: signal.Signals, parallelism: int) -> None:
+@pytest.mark.parametrize(("sig", "parallelism", "group"),
+                         [(signal.SIGTERM, 2, False), (signal.SIGHUP, 1, False), (signal.SIGTERM, 2, True)],
+                         ids=["sigterm-parallel", "sighup-sequential", "sigterm-to-the-process-group"])
+def test_stop_signal_ends_the_run_like_ctrl_c(
+    tmp_path: Path, sig: signal.Signals, parallelism: int, group: bool
+) -> None:
     started = Started(tmp_path, "stopped", parallelism=parallelism)
     try:
-        started.proc.send_signal(sig)
+        if group:  # as timeout(1), a batch scheduler or a closing terminal may do: workers get it too
+            os.killpg(started.proc.pid, sig)
+        else:
+            started.proc.send_signal(sig)
         _, err = started.proc.communicate(timeout=30)
         # Cleaned up, then the signal was re-sent with the default handler back: killed by it.
         assert started.proc.returncode == -sig, err
