@@ -96,7 +96,9 @@ def create_run_dir(layout: Layout, run: Run) -> Path:
     tmp = layout.runs_dir / f"{TMP_PREFIX}run.{os.getpid()}.{secrets.token_hex(4)}"
     os.mkdir(tmp)
     try:
-        write_record(tmp / RUN_RECORD, RUN_FORMAT, run_to_body(run))
+        # fsynced, and the directory after the rename: a registered run (and so its name) survives a
+        # power cut, so a name is never handed out twice. Once per run, not per step.
+        write_record(tmp / RUN_RECORD, RUN_FORMAT, run_to_body(run), fsync=True)
         targets = run.steps.unique_ids() if isinstance(run.steps, LazyStepInfos) else {}
         for step_name, uid in targets.items():
             # Relative, so a copied or NFS-mounted workspace still resolves.
@@ -248,7 +250,12 @@ class RunsMixin:
         validate_run_name(run.name)
         if not self.layout.run_dir(run.name).is_dir():
             raise KeyError(f"no run {run.name!r} in workspace {self.dir}")
-        write_record(self.layout.run_record(run.name), RUN_FORMAT, run_to_body(run))
+        # Not fsynced: the rename already keeps it whole for every reader, and a rewrite lost to a
+        # power cut only leaves the previous one (registration, which is fsynced, or an earlier
+        # update), whose owner is then dead: the run reads CRASHED, which is what happened.
+        # Rewrites come every 0.3 s while a run executes; a flush each time would stall the
+        # executor on the recorder's lock for nothing.
+        write_record(self.layout.run_record(run.name), RUN_FORMAT, run_to_body(run), fsync=False)
 
     def capture_logs_for_run(self, name: str) -> contextlib.AbstractContextManager[None]:
         """Send Python logging (INFO and up) to ``runs/<name>/out.log`` while active."""
