@@ -153,37 +153,36 @@ def progress_text(progress: Progress | None, width: int = 12) -> Text:
 
 
 def readable_order(steps: list[Any]) -> list[Any]:
-    """Steps (``StepRow``-like) in dependency order; ties by start time (unstarted last), name.
+    """Steps (``StepRow``-like) in dependency order, level by level: a step's level is one more
+    than its deepest dependency's; within a level by start time (unstarted last), then name.
 
     The run record keeps its steps keyed by unique id, i.e. in hash order; a person reads a
     pipeline top-down: what runs first, first.
     """
-    import heapq
-
     by_uid = {s.unique_id: s for s in steps}
-    waiting = {s.unique_id: sum(1 for d in set(s.dependencies) if d in by_uid) for s in steps}
-    needed_by: dict[str, list[str]] = {}
-    for s in steps:
-        for d in set(s.dependencies):
-            if d in by_uid:
-                needed_by.setdefault(d, []).append(s.unique_id)
+    level: dict[str, int] = {}
 
-    def key(uid: str) -> tuple[bool, float, str, str]:
-        s = by_uid[uid]
+    def level_of(uid: str) -> int:
+        # Iterative (a 1,000-step chain must not hit the recursion limit); a cycle cannot
+        # happen in a run, and a step met again while open counts as level 0.
+        stack, open_ = [uid], set()
+        while stack:
+            top = stack[-1]
+            if top in level:
+                stack.pop()
+                continue
+            deps = [d for d in by_uid[top].dependencies if d in by_uid]
+            todo = [d for d in deps if d not in level and d not in open_]
+            if todo and top not in open_:
+                open_.add(top)
+                stack.extend(todo)
+                continue
+            level[top] = 1 + max((level.get(d, 0) for d in deps), default=-1)
+            stack.pop()
+        return level[uid]
+
+    def key(s: Any) -> tuple[int, bool, float, str, str]:
         start = s.start_time.timestamp() if s.start_time is not None else 0.0
-        return (s.start_time is None, start, s.name, uid)
+        return (level_of(s.unique_id), s.start_time is None, start, s.name, s.unique_id)
 
-    ready = [key(u) for u, n in waiting.items() if n == 0]
-    heapq.heapify(ready)
-    out: list[Any] = []
-    while ready:
-        uid = heapq.heappop(ready)[3]
-        out.append(by_uid[uid])
-        for nxt in needed_by.get(uid, ()):
-            waiting[nxt] -= 1
-            if waiting[nxt] == 0:
-                heapq.heappush(ready, key(nxt))
-    if len(out) < len(steps):  # a cycle cannot happen in a run; keep every step anyway
-        seen = {s.unique_id for s in out}
-        out.extend(s for s in steps if s.unique_id not in seen)
-    return out
+    return sorted(steps, key=key)

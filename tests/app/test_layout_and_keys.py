@@ -61,6 +61,7 @@ async def test_resizing_rebuilds_columns_and_keeps_the_cursor(workspace: Path) -
         table.select_uid(boom)
         await pilot.resize_terminal(90, 30)
         await wait_for(pilot, lambda: "uid" not in table.columns, what="narrow columns")
+        assert not screen.query_one(DepTree).display  # the tree gave way too
         assert table.selected_uid == boom
         assert table.row_count == len(screen.detail.steps)
 

@@ -107,3 +107,18 @@ async def test_current_match_differs_from_other_matches(workspace: Path, tmp_pat
             what="second match current",
         )
         assert "needle 103" in texts(lines)
+
+
+async def test_a_match_beyond_the_right_edge_scrolls_into_view(
+    workspace: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "far.log"
+    write(log, ["x" * 150 + " needle at the far right", "short"], "w")
+    app = make_app(str(workspace))
+    async with app.run_test(size=NARROW) as pilot:
+        lines = await open_log(pilot, app, log)
+        view = app.screen.query_one(LogView)
+        await pilot.press("slash", *"needle", "enter")
+        await wait_for(pilot, lambda: view.match is not None, what="match")
+        assert lines.x_offset > 0
+        assert "needle" in shown(lines, 0)

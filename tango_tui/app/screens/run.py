@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -60,6 +60,7 @@ class RunScreen(LiveScreen):
         """Why the run cannot be read right now, if it cannot."""
         self.loads = 0
         """How many run details have been applied (tests wait on it)."""
+        self._tree_chosen = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -78,8 +79,7 @@ class RunScreen(LiveScreen):
     def on_mount(self) -> None:
         self.sub_title = self.run_name
         self.query_one("#run-notice").display = False
-        # Below this width the table needs the whole screen (t shows the tree).
-        self.query_one(DepTree).display = self.app.size.width >= TREE_MIN_WIDTH
+        self._fit_tree(self.app.size.width)
         self.table.focus()
         self.load()
         self.set_interval(1.0, self._tick)
@@ -198,10 +198,20 @@ class RunScreen(LiveScreen):
             self.table.select_uid(uid)
             self.table.focus()
 
+    def _fit_tree(self, width: int) -> None:
+        # Below TREE_MIN_WIDTH the table needs the whole screen; once the user pressed t,
+        # their choice stands.
+        if not self._tree_chosen:
+            self.query_one(DepTree).display = width >= TREE_MIN_WIDTH
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_tree(event.size.width)
+
     def action_toggle_tree(self) -> None:
         """Show or hide the dependency tree."""
         tree = self.query_one(DepTree)
         tree.display = not tree.display
+        self._tree_chosen = True
 
     def action_run_log(self) -> None:
         """Open the run's own log."""

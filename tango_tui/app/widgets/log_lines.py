@@ -311,6 +311,15 @@ class LogLines(Widget, can_focus=True):
         self.x_offset = min(limit, max(0, self.x_offset + direction * SIDE_STEP))
         self._changed()
 
+    def reveal(self, column: int, length: int) -> None:
+        """Scroll sideways so columns ``column .. column+length`` are on screen (no wrap)."""
+        if self.wrap or column < 0:
+            return
+        width = self.size.width
+        if column < self.x_offset or column + length > self.x_offset + width - 1:
+            self.x_offset = max(0, column - width // 3)
+            self._changed()
+
     def action_side_home(self) -> None:
         """Back to the first column."""
         self.x_offset = 0

@@ -242,8 +242,11 @@ class LogView(Vertical):
             where = f"byte {message.line.offset:,}"
             if log is not None and log.size:
                 where += f" ({message.line.offset * 100 // log.size}%)"
-            self.search_status = f"{message.text!r}: match at {where}  n/N: next/previous"
+            self.search_status = f"{message.text!r}: match at {where}; n/N: next/prev"
             self.lines.jump_to(message.line.offset)
+            self.lines.reveal(
+                message.line.text.lower().find(message.text.lower()), len(message.text)
+            )
         self._show_status()
 
 
