@@ -72,7 +72,7 @@ def _ends_whole(raw: bytes, counts: dict[str, Any]) -> bool:
     whole one) fails this unless it is cut inside a string holding "}}}}": it is then decoded
     whole, and its error reported."""
     closing = b"}}}}" if any(counts.values()) else b"}}}"
-    return raw.rstrip().endswith(closing)
+    return raw.endswith(closing) or raw.rstrip().endswith(closing)  # copy only if needed
 
 
 def parse_run(path: str | Path, raw: bytes) -> RunRecord:
