@@ -68,7 +68,8 @@ def render_step(
         parts.append(
             Text(
                 f"latest attempt: {latest} at {fmt.fmt_datetime(info.start_time)}"
-                f" ({info.state}; another run). Shown: this run's attempt.",
+                f" ({info.state}; another run). State, times and log here are this run's;"
+                " machine and environment are the latest attempt's.",
                 style="bold yellow",
             )
         )
