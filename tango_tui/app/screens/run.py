@@ -60,7 +60,7 @@ class RunScreen(LiveScreen):
         """Why the run cannot be read right now, if it cannot."""
         self.loads = 0
         """How many run details have been applied (tests wait on it)."""
-        self._tree_chosen = False
+        self._tree_user_set = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -201,7 +201,7 @@ class RunScreen(LiveScreen):
     def _fit_tree(self, width: int) -> None:
         # Below TREE_MIN_WIDTH the table needs the whole screen; once the user pressed t,
         # their choice stands.
-        if not self._tree_chosen:
+        if not self._tree_user_set:
             self.query_one(DepTree).display = width >= TREE_MIN_WIDTH
 
     def on_resize(self, event: events.Resize) -> None:
@@ -211,7 +211,7 @@ class RunScreen(LiveScreen):
         """Show or hide the dependency tree."""
         tree = self.query_one(DepTree)
         tree.display = not tree.display
-        self._tree_chosen = True
+        self._tree_user_set = True
 
     def action_run_log(self) -> None:
         """Open the run's own log."""
