@@ -227,6 +227,7 @@ class WorkspaceWatcher:
             self._defer_runs = False
             batch = self._sync_watches_locked()
         batch.merge(self._reconcile(full=True))
+        batch.merge(self._sync_watches())  # the reconcile may have seen directories come or go
         self._deliver(batch)
 
     def _deliver(self, batch: ChangeBatch) -> None:
@@ -458,12 +459,22 @@ class WorkspaceWatcher:
         observer = self._observer
         if observer is None or self._stopped:
             return batch
-        present = os.path.isdir(self.root)
-        self._ours = os.path.exists(self.root / "tango-tui.json")
-        if present != self._root_present:
-            self._root_present = present
-            batch.rescan = True
-        wanted = self._wanted()
+        # A directory created between looking and arming sends no event to the new watch (say
+        # the root's parents made by `mkdir -p` while the nearest one is being armed): look
+        # again after arming until nothing more is wanted (bounded: a watch may keep failing).
+        for _ in range(4):
+            present = os.path.isdir(self.root)
+            self._ours = os.path.exists(self.root / "tango-tui.json")
+            if present != self._root_present:
+                self._root_present = present
+                batch.rescan = True
+            wanted = self._wanted()
+            if wanted == set(self._watches):
+                break
+            self._arm(observer, wanted)
+        return batch
+
+    def _arm(self, observer: BaseObserver, wanted: set[tuple[str, bool]]) -> None:
         for key in list(self._watches):
             if key not in wanted or not os.path.isdir(key[0]):
                 watch = self._watches.pop(key)
@@ -479,4 +490,3 @@ class WorkspaceWatcher:
             except OSError as e:
                 # Vanished in between, or out of inotify watches: the reconcile still covers it.
                 logger.warning("cannot watch %s: %s", key[0], e)
-        return batch
