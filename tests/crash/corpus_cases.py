@@ -216,18 +216,6 @@ def _no_marker(_: Path) -> None:
     assert not os.path.exists(EVIL_MARKER), "a pickle planted in the workspace was executed"
 
 
-UNLISTED = (
-    "bug: the monitor silently drops an entry of runs/ that is not a run directory (a file, a "
-    "dangling or looping symlink; scandir is_dir(follow_symlinks=False)) while the library warns "
-    "about it, so neither the CLI nor the dashboard says anything "
-    "(monitor/_local_reader.py:LocalReader._scan_names)"
-)
-DENIED_RUNS = (
-    "bug: with runs/ unreadable, `tango-tui show DIR RUN` dies with a PermissionError traceback "
-    "(monitor/_local_reader.py:LocalReader.run_row calls Path.is_dir, which raises EACCES; "
-    "cli.py:main only catches WorkspaceError)"
-)
-
 
 def _cases() -> list[Case]:
     step = {"lib": "raise", "app_needles": ("cannot read step", "step.json")}
@@ -354,7 +342,6 @@ def _cases() -> list[Case]:
             lib_needles=("runs/first", "file"),
             cli_needles=("runs/first",),
             app_needles=("runs/first",),
-            xfail=UNLISTED,
         ),
         Case(
             "runs-dir-is-a-file",
@@ -387,7 +374,6 @@ def _cases() -> list[Case]:
             lib_needles=("runs/ghost", "dangling"),
             cli_needles=("runs/ghost",),
             app_needles=("runs/ghost",),
-            xfail=UNLISTED,
         ),
         Case(
             "run-dir-looping-symlink",
@@ -396,7 +382,6 @@ def _cases() -> list[Case]:
             lib_needles=("runs/loop",),
             cli_needles=("runs/loop",),
             app_needles=("runs/loop",),
-            xfail=UNLISTED,
         ),
         Case(
             "step-link-dangling",
@@ -479,7 +464,6 @@ def _cases() -> list[Case]:
             app_needles=("ermission denied",),
             cli_needles=("ermission denied",),
             rest=False,
-            xfail=DENIED_RUNS,
         ),
         Case(
             "denied-logs",
