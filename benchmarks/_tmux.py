@@ -114,3 +114,6 @@ class TmuxApp:
 def kill_server() -> None:
     """Stop our private tmux server (only ours: it lives on our own socket)."""
     subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True, check=False)
+    # tmux leaves its socket file behind; it is ours (named after our pid), so remove it.
+    tmpdir = os.environ.get("TMUX_TMPDIR", "/tmp")
+    Path(tmpdir, f"tmux-{os.getuid()}", SOCKET).unlink(missing_ok=True)
