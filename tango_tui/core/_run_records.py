@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import re
@@ -109,9 +110,11 @@ class LazyPlan(dict):  # type: ignore[type-arg]
 
     __slots__ = ("_path", "_raw")
 
-    def __init__(self, raw: dict[str, Any], path: str | Path):
+    def __init__(self, raw: dict[str, Any] | bytes, path: str | Path):
         super().__init__()
-        self._raw: dict[str, Any] | None = raw
+        # Either the decoded rows, or the undecoded bytes of the plan object (a listing decodes
+        # only the record's head; see ``read_run``).
+        self._raw: dict[str, Any] | bytes | None = raw
         self._path = path
 
     def _load(self) -> None:
@@ -119,6 +122,13 @@ class LazyPlan(dict):  # type: ignore[type-arg]
         if raw is None:
             return
         try:
+            if isinstance(raw, bytes):
+                try:
+                    raw = json.loads(raw)
+                except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                    raise ValueError(f"plan is not valid JSON: {e}") from None
+                _check_plan_shape(raw)
+            assert isinstance(raw, dict)
             parsed = {str(uid): RunStep.from_json_dict(row) for uid, row in raw.items()}
         except (TypeError, ValueError) as e:
             raise RecordError(self._path, f"run record has a malformed plan row: {e}") from None
@@ -212,11 +222,18 @@ class PlanLoader:
         return (PlanLoader, (self.step_info, dict(self.plan.items())))
 
 
-def run_from_doc(path: str | Path, doc: Mapping[str, Any], dir_name: str, loader: Any) -> Run:
+def run_from_doc(
+    path: str | Path,
+    doc: Mapping[str, Any],
+    dir_name: str,
+    loader: Any,
+    raw_plan_bytes: bytes | None = None,
+) -> Run:
     """Build a :class:`Run` from a parsed ``run.json`` (RecordError naming ``path`` if unusable).
 
     ``loader(uid)`` (the workspace's ``step_info``) gives a target's StepInfo when ``Run.steps``
-    is first read.
+    is first read. ``raw_plan_bytes``: the plan object still undecoded (``doc`` is then the
+    record's head alone); it is decoded and checked when ``Run.plan`` is first used.
     A run recorded as RUNNING whose owner is verifiably dead is reported CRASHED.
     """
     body = doc.get("run")
@@ -234,9 +251,12 @@ def run_from_doc(path: str | Path, doc: Mapping[str, Any], dir_name: str, loader
             isinstance(k, str) and isinstance(v, str) for k, v in targets.items()
         ):
             raise ValueError("targets must map step names to unique ids")
-        raw_plan = body.get("plan") or {}
-        _check_plan_shape(raw_plan)
-        plan = LazyPlan(raw_plan, path)
+        if raw_plan_bytes is not None:
+            plan = LazyPlan(raw_plan_bytes, path)
+        else:
+            raw_plan = body.get("plan") or {}
+            _check_plan_shape(raw_plan)
+            plan = LazyPlan(raw_plan, path)
         status = _STATUSES.get(body.get("status") or "incomplete")
         if status is None:
             raise ValueError(f"unknown run status {body.get('status')!r}")
@@ -314,7 +334,36 @@ def read_run(layout: Layout, name: str, loader: Any, runs_dir: str | None = None
         raise RecordError(path, "permission denied") from None
     except OSError as e:
         raise RecordError(path, f"cannot read record: {e.strerror or e}") from None
+    head = _split_head(raw)
+    if head is not None:
+        head_bytes, plan_bytes = head
+        try:
+            doc = parse_record(path, head_bytes, RUN_FORMAT)
+        except RecordError:
+            doc = None  # let the whole record's parse say precisely what is wrong
+        if doc is not None and isinstance(doc.get("run"), dict) and "counts" in doc["run"]:
+            return run_from_doc(path, doc, name, loader, raw_plan_bytes=plan_bytes)
     return run_from_doc(path, parse_record(path, raw, RUN_FORMAT), name, loader)
+
+
+_PLAN_KEY = b',"plan":{'
+
+
+def _split_head(raw: bytes) -> tuple[bytes, bytes] | None:
+    """Split a ``run.json`` written by this code into (head record, plan object bytes).
+
+    The writer puts ``plan`` last in the run body, after ``counts``, with compact separators, so
+    the record is ``HEAD,"plan":{...}}}``. A quote inside a JSON string is always escaped, so
+    ``,"plan":{`` can only be the structural key; the last one is taken because step rows never
+    contain it. Returns None when the record does not have that shape (then it is parsed whole).
+    """
+    i = raw.rfind(_PLAN_KEY)
+    if i < 0:
+        return None
+    tail = raw[i + len(_PLAN_KEY) - 1 :].rstrip()
+    if not tail.endswith(b"}}}"):
+        return None
+    return raw[:i] + b"}}", tail[:-2]
 
 
 def read_runs(layout: Layout, names: Iterable[str], loader: Any) -> dict[str, Run]:
