@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from ..core._model import (
     StepReason,
     StepState,
 )
+from ._attempt import attempt_belongs
 from ._plan import RunRecord, dependency_order, parse_run
 from ._rows import RunDetail, RunRow, SourceProblem, StepRow
 from ._run_list import RunList, read_record_bytes
@@ -231,6 +233,7 @@ class LocalReader:
                 self._problems.append(SourceProblem(record_path, problem))
             return RunDetail(row, [])
         finished = rec.end_date is not None and row.status != RunStatus.RUNNING
+        ctx = _RunContext(rec, self._last_update(name, rec), row.status)
         steps: list[StepRow] = []
         for uid, raw in (rec.plan or {}).items():
             try:
@@ -240,12 +243,24 @@ class LocalReader:
                     SourceProblem(str(self.layout.run_record(name)), f"plan row {uid}: {e}")
                 )
                 rs = RunStep(unique_id=uid, name=uid, step_class_name="?")
-            steps.append(self._step_row(name, rs, finished, row.status))
+            steps.append(self._step_row(name, rs, finished, ctx))
         return RunDetail(row, dependency_order(steps))
 
-    def _step_row(self, run: str, rs: RunStep, finished: bool, status: RunStatus) -> StepRow:
+    def _last_update(self, name: str, rec: RunRecord) -> datetime | None:
+        """The run's end date, else when its record was last written."""
+        if rec.end_date is not None:
+            return rec.end_date
+        hit = self._plans.get(name)
+        if hit is None:
+            return None
+        return datetime.fromtimestamp(hit[0][2] / 1e9, tz=UTC)
+
+    def _step_row(self, run: str, rs: RunStep, finished: bool, ctx: _RunContext) -> StepRow:
+        status = ctx.status
         state, reason, error = rs.state, rs.reason, rs.error
         start, end, log_rel, problem = rs.start_time, rs.end_time, rs.log_file, None
+        live_elsewhere: StepInfo | None = None
+        live_here = False  # the run's own attempt, whose record shows a live owner
         if (
             not finished
             and rs.reason in (StepReason.PENDING, StepReason.RAN)
@@ -258,14 +273,30 @@ class LocalReader:
             except RecordError as e:
                 self._problems.append(SourceProblem(e.path, e.problem))
                 info, problem = None, e.problem
+            if info is not None and info.state != StepState.INCOMPLETE and not ctx.owns(info):
+                # Another run's attempt (a later rerun, an earlier run): not this run's row.
+                if info.state == StepState.RUNNING:
+                    live_elsewhere = info
+                info = None
             if info is not None and info.state != StepState.INCOMPLETE:
                 state, start, end = info.state, info.start_time, info.end_time
+                live_here = state == StepState.RUNNING  # liveness applied: not known dead
                 error = info.crashed or info.error
                 log_rel = info.log_file or log_rel
                 if reason == StepReason.PENDING and state != StepState.INCOMPLETE:
                     reason = StepReason.RAN
-        if state == StepState.RUNNING and status == RunStatus.CRASHED:
-            state, error = StepState.CRASHED, error or "the run's process is gone"
+        if state == StepState.RUNNING and status == RunStatus.CRASHED and not live_here:
+            if live_elsewhere is None:
+                state, error = StepState.CRASHED, error or "the run's process is gone"
+            else:  # this run's attempt died with it; the step's record is a newer, live one
+                who = live_elsewhere.owner
+                state, error = (
+                    StepState.CRASHED,
+                    (
+                        "the run's process is gone (the step is running again"
+                        + (f" in pid {who.pid} on host {who.host})" if who else ")")
+                    ),
+                )
         if (
             state == StepState.INCOMPLETE
             and reason == StepReason.PENDING
@@ -288,6 +319,24 @@ class LocalReader:
             log_path=self._log_path(log_rel),
             progress=progress,
             problem=problem,
+        )
+
+
+@dataclass(frozen=True)
+class _RunContext:
+    """What deciding whether a step attempt is a run's own needs to know about the run."""
+
+    rec: RunRecord
+    last_update: datetime | None
+    status: RunStatus
+
+    def owns(self, info: StepInfo) -> bool:
+        return attempt_belongs(
+            info,
+            self.rec.start_date,
+            self.rec.owner,
+            self.last_update,
+            live=self.status == RunStatus.RUNNING,
         )
 
 
