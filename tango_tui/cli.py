@@ -15,6 +15,7 @@ pipeline with ``--no-ui``), 2 usage error or a path that is not a workspace.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -98,9 +99,19 @@ def _command_parser(command: str) -> argparse.ArgumentParser:
             "(default: a fresh temporary directory) and open the dashboard on it. Run it again "
             "into the same DIR to see cached steps."
         )
-        p.add_argument("path", metavar="DIR", nargs="?", default=None)
         p.add_argument(
-            "--no-ui", action="store_true", help="run the pipeline in the foreground only"
+            "path",
+            metavar="DIR",
+            nargs="?",
+            default=None,
+            help="workspace to write the example runs into (created if missing; an existing "
+            "one must be a tango-tui workspace); default: a fresh temporary directory, printed",
+        )
+        p.add_argument(
+            "--no-ui",
+            action="store_true",
+            help="only run the pipeline, in the foreground (no terminal needed), then exit; "
+            "look at it afterwards with 'tango-tui ls DIR' or 'tango-tui DIR'",
         )
         _add_live_options(p)
     return p
@@ -150,10 +161,48 @@ def _open_existing(path: str) -> Any:
     return open_source(path)
 
 
+# Set (to anything but "" or "0") to start the dashboard without a terminal, for tests.
+ALLOW_NO_TTY_ENV = "TANGO_TUI_ALLOW_NO_TTY"
+
+
+def _mistyped_command(path: str) -> str | None:
+    """Why ``path`` is refused as a not-yet-existing workspace, if it looks like a typo.
+
+    A bare word (no slash, no URL) that names nothing is far more likely a mistyped command
+    than a workspace someone will create in the current directory; a path with a slash
+    (``./ws``, ``/abs/not/yet``) is taken at its word and waited for.
+    """
+    if "/" in path or "://" in path or os.path.lexists(path):
+        return None
+    close = difflib.get_close_matches(path, COMMANDS, n=1, cutoff=0.5)
+    hint = (
+        f"did you mean '{close[0]}'?" if close else f"to wait for it to be created, write ./{path}"
+    )
+    return f"no such directory {path!r} ({hint})"
+
+
+def _no_terminal() -> str | None:
+    """Which of stdin/stdout is not a terminal, unless the test override is set."""
+    if os.environ.get(ALLOW_NO_TTY_ENV, "") not in ("", "0"):
+        return None
+    for name, stream in (("stdout", sys.stdout), ("stdin", sys.stdin)):
+        try:
+            tty = stream is not None and stream.isatty()
+        except (ValueError, OSError):
+            tty = False
+        if not tty:
+            return name
+    return None
+
+
 def cmd_ui(path: str, *, poll_interval: float | None = None, theme: str | None = None) -> int:
     """Open the dashboard (the directory may be empty or not exist yet)."""
     from .monitor.source import open_source
 
+    typo = _mistyped_command(path)
+    if typo is not None:
+        print(f"tango-tui: {typo}", file=sys.stderr)
+        return 2
     source = open_source(path)  # fails fast, before Textual loads, on a non-workspace
     from .app import make_app
 
@@ -161,6 +210,14 @@ def cmd_ui(path: str, *, poll_interval: float | None = None, theme: str | None =
         app = make_app(path, poll_interval=poll_interval, theme=theme, source=source)
     except ValueError as e:
         print(f"tango-tui: {e}", file=sys.stderr)
+        return 2
+    missing = _no_terminal()
+    if missing is not None:
+        print(
+            f"tango-tui: the dashboard needs a terminal, and {missing} is not one. "
+            f"For a plain listing use 'tango-tui ls {path}' or 'tango-tui show {path} RUN'.",
+            file=sys.stderr,
+        )
         return 2
     app.run()
     return int(app.return_code or 0)
@@ -190,7 +247,7 @@ def cmd_ls(path: str, *, as_json: bool = False, out: TextIO | None = None) -> in
                 r.name,
                 r.status.value,
                 _when(r.start_date),
-                _duration(r.start_date, r.end_date or now),
+                _duration(r.start_date, _run_end(src, r, now)),
                 _counts(r.counts),
                 r.problem or "",
             ]
@@ -209,6 +266,12 @@ def cmd_show(path: str, run: str, *, as_json: bool = False, out: TextIO | None =
         detail = src.run_detail(run)
     except KeyError:
         print(f"tango-tui: no run named {run!r} in {src.root}", file=sys.stderr)
+        return 1
+    if detail.run.problem is not None or (not detail.steps and src.problems):
+        # The run's record could not be used: an empty table would look like a run of no steps.
+        problems = src.problems or [f"run {run!r}: {detail.run.problem}"]
+        for p in problems:
+            print(f"tango-tui: cannot show run {run!r}: {p}", file=sys.stderr)
         return 1
     if as_json:
         json.dump(detail.to_json_dict(), out, indent=2)
@@ -240,6 +303,23 @@ def cmd_show(path: str, run: str, *, as_json: bool = False, out: TextIO | None =
         out.write("(* = target)\n")
     _print_problems(src)
     return 0
+
+
+def _run_end(src: Any, row: Any, now: datetime) -> datetime | None:
+    """Where a run's duration stops: its end, now while it runs, else (crashed, interrupted) the
+    last time its record was written (None, shown blank, if that is unknown)."""
+    from .core._format import RUN_RECORD
+    from .core._model import RunStatus
+
+    if row.end_date is not None:
+        return row.end_date  # type: ignore[no-any-return]
+    if row.status == RunStatus.RUNNING:
+        return now
+    try:
+        mtime = os.stat(os.path.join(src.root, "runs", row.name, RUN_RECORD)).st_mtime
+    except OSError:
+        return None
+    return datetime.fromtimestamp(mtime, UTC)
 
 
 def _print_problems(src: Any) -> None:

@@ -47,14 +47,15 @@ _SCAFFOLD = {fmt.RUNS_DIR, fmt.CACHE_DIR}
 
 
 def path_from_url(path_or_url: str | os.PathLike[str]) -> Path:
-    """The directory a path or ``local://`` / ``file://`` URL names.
+    """The directory a path or ``local://`` / ``file://`` / ``tango1://`` URL names.
 
     Raises:
         NotAWorkspaceError: For another URL scheme (only local directories can be watched).
     """
     text = os.fspath(path_or_url)
     parsed = urlparse(text)
-    if parsed.scheme in ("local", "file"):
+    # tango1:// is how the core names a Tango 1.x workspace: still a local directory.
+    if parsed.scheme in ("local", "file", "tango1"):
         return Path(os.path.abspath(unquote(parsed.netloc + parsed.path)))
     if parsed.scheme and len(parsed.scheme) > 1 and "://" in text:
         raise NotAWorkspaceError(
