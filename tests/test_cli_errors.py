@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "ai2-tango-1.3.2-workspace.tar.gz"
 sys.path.insert(0, str(REPO / "tests" / "monitor"))
-import wsfactory as wf  # noqa: E402
+import wsfactory as wf
 
 
 def tango_tui(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
