@@ -162,6 +162,25 @@ class FixedWidthTable(DataTable[Any]):
         self._update_count += 1
         self.refresh()
 
+    def insert_row_at(self, index: int, cells: list[Any], key: str) -> None:
+        """Add a row with ``cells`` at row ``index`` (others move down), painted at once.
+
+        DataTable only appends; moving the new row into place costs one pass over the row
+        locations (no comparisons), far less than sorting the whole table again.
+        """
+        row_key = self.add_row(*cells, key=key)
+        last = self.row_count - 1
+        if index < last:
+            by_index = self._row_locations._reverse  # index -> key, read directly: 10,000 rows
+            order = [by_index[i] for i in range(last)]
+            order.insert(index, row_key)
+            self._row_locations = TwoWayDict({rk: i for i, rk in enumerate(order)})
+            self._update_count += 1
+        # DataTable sizes new rows (and so repaints them) on its next idle; with fixed widths
+        # the size is cheap, so do it now and ask for the frame at once.
+        self._update_dimensions(())
+        self.refresh()
+
     def refill(self) -> None:
         """Add every row again after the columns changed (override)."""
 
@@ -174,6 +193,32 @@ class FixedWidthTable(DataTable[Any]):
         """Move the cursor to the last row."""
         if self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False)
+
+    @property
+    def ordered_rows(self) -> list[Any]:
+        """The rows in screen order (DataTable's own looks each index up through a method
+        call; this reads the index map directly: a few ms instead of tens on 10,000 rows)."""
+        key = (self.row_count, self._update_count)
+        cached = self._ordered_row_cache.get(key)
+        if cached is None:
+            by_index, rows = self._row_locations._reverse, self.rows
+            cached = [rows[by_index[i]] for i in range(len(rows))]
+            self._ordered_row_cache[key] = cached
+        return cached
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        """(row key, line in row) for each line of the table, as DataTable's, built faster
+        when every row is one line high (always here, unless a subclass says otherwise)."""
+        cached = self._offset_cache.get(self._update_count)
+        if cached is None:
+            ordered = self.ordered_rows
+            if all(r.height == 1 for r in ordered):
+                cached = [(r.key, 0) for r in ordered]
+            else:
+                cached = [(r.key, y) for r in ordered for y in range(r.height)]
+            self._offset_cache[self._update_count] = cached
+        return cached
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         columns = list(self.columns.values())

@@ -31,6 +31,15 @@ CHUNK = 100_000
 every step costs a repaint, so the rest of a long list goes in one step after the first paint."""
 
 
+INSERT_MAX = 20
+"""Up to this many new runs are put in place one by one; more go through a re-sort."""
+
+
+def _signature(row: Any) -> tuple[Any, ...]:
+    """Everything a row's cells are made of (cheap to build and compare)."""
+    return (row.status, row.start_date, row.end_date, row.n_steps, row.problem, *row.counts.items())
+
+
 def _sort_value(row: Any, key: str) -> Any:
     """What a column sorts by (the raw value, not its text)."""
     if key == "name":
@@ -78,6 +87,7 @@ class RunsTable(FixedWidthTable):
         self._pending_needs_sort = False
         self._running_names: set[str] = set()
         self._cells_shown: dict[str, list[Any]] = {}
+        self._sigs_shown: dict[str, tuple[Any, ...]] = {}
         self.sort_marker = ("start", True)
 
     def _matches(self, row: Any) -> bool:
@@ -116,7 +126,8 @@ class RunsTable(FixedWidthTable):
         new = {r.name: r for r in rows}
         old = self.rows_by_name
         self.rows_by_name = new
-        self._running_names = {r.name for r in rows if str(r.status) == "running"}
+        # The status is a str enum: comparing it as a string skips its (Python) __str__.
+        self._running_names = {r.name for r in rows if r.status == "running"}
         for name in [n for n in old if n not in new]:
             self._remove(name)
         to_add: list[str] = []
@@ -129,19 +140,56 @@ class RunsTable(FixedWidthTable):
             if not shown:
                 to_add.append(name)
                 continue
-            # Compare what is shown, not the rows: the source may hand back the same RunRow
-            # object with its status changed in place (a run found dead), equal to "old".
+            # A cheap fingerprint of the row's values first: building every row's cells for
+            # each list (10,000 runs) cost more than half a second. Taken from the row now, not
+            # kept by identity: the source may change a RunRow in place (a run found dead).
+            # Running rows are always compared, their duration moves with the clock.
+            sig = _signature(row)
+            if sig == self._sigs_shown.get(name) and name not in self._running_names:
+                continue
+            # Compare what is shown, not the rows, so only the changed cells are touched.
             cells, before = self._cells(row), self._cells_shown.get(name)
             for key, value, was in zip(self.shown_keys, cells, before or [None] * len(cells)):
                 if value != was:
                     self.update_cell(name, key, value)
             self._cells_shown[name] = cells
-        if to_add:
-            # Rows arrive newest first; in the default order they can be appended as they come.
-            in_order = not self.row_count and self.sort_column == "start" and self.sort_reverse
-            self._pending.extend(to_add)
-            self._pending_needs_sort = self._pending_needs_sort or not in_order
-            self._add_pending(FIRST_CHUNK)
+            self._sigs_shown[name] = sig
+        if not to_add:
+            return
+        if self.row_count and not self._pending and len(to_add) <= INSERT_MAX:
+            # The live case: a run or two appeared. Put each at its place; no re-sort.
+            for name in to_add:
+                self._insert_sorted(name)
+            return
+        # Rows arrive newest first; in the default order they can be appended as they come.
+        in_order = not self.row_count and self.sort_column == "start" and self.sort_reverse
+        self._pending.extend(to_add)
+        self._pending_needs_sort = self._pending_needs_sort or not in_order
+        self._add_pending(FIRST_CHUNK)
+
+    def _sort_key(self, name: str) -> tuple[Any, str]:
+        return (_sort_value(self.rows_by_name[name], self.sort_column), name)
+
+    def _insert_sorted(self, name: str) -> None:
+        """Add run ``name`` where the current order puts it; the cursor stays on its run."""
+        keep = self.selected_run
+        row = self.rows_by_name[name]
+        key, reverse = self._sort_key(name), self.sort_reverse
+        locations = self._row_locations
+        lo, hi = 0, self.row_count
+        while lo < hi:  # binary search: first row that sorts after the new one
+            mid = (lo + hi) // 2
+            other = self._sort_key(locations.get_key(mid).value)
+            if (other > key) if reverse else (other < key):
+                lo = mid + 1
+            else:
+                hi = mid
+        cells = self._cells(row)
+        self.insert_row_at(lo, cells, name)
+        self._cells_shown[name] = cells
+        self._sigs_shown[name] = _signature(row)
+        if keep is not None and keep != self.selected_run:
+            self.move_cursor(row=self.get_row_index(keep), animate=False)
 
     def _add_pending(self, limit: int) -> None:
         chunk, self._pending = self._pending[:limit], self._pending[limit:]
@@ -151,6 +199,7 @@ class RunsTable(FixedWidthTable):
                 cells = self._cells(row)
                 self.add_row(*cells, key=name)
                 self._cells_shown[name] = cells
+                self._sigs_shown[name] = _signature(row)
         if self._pending:
             self.set_timer(0.01, lambda: self._add_pending(CHUNK))
         elif self._pending_needs_sort:
@@ -164,6 +213,7 @@ class RunsTable(FixedWidthTable):
 
     def _remove(self, name: str) -> None:
         self._cells_shown.pop(name, None)
+        self._sigs_shown.pop(name, None)
         try:
             self.remove_row(name)
         except RowDoesNotExist:
@@ -179,6 +229,7 @@ class RunsTable(FixedWidthTable):
         keep = self.selected_run
         self._pending = []
         self._cells_shown = {}
+        self._sigs_shown = {}
         self.clear()
         rows, self.rows_by_name = self.rows_by_name, {}
         self.set_rows(list(rows.values()))

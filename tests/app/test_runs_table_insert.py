@@ -1,0 +1,104 @@
+"""The runs table puts a new run at its sorted place without a re-sort; the cursor keeps its run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from conftest import cell, row_keys
+from textual.app import App, ComposeResult
+
+from tango_tui.app.widgets.runs_table import RunsTable
+from tango_tui.core import RunStatus
+from tango_tui.monitor.source import RunRow
+
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _row(i: int, status: RunStatus = RunStatus.COMPLETED) -> RunRow:
+    start = BASE + timedelta(minutes=i)
+    end = None if status is RunStatus.RUNNING else start + timedelta(seconds=30)
+    return RunRow(
+        name=f"run-{i:03d}",
+        start_date=start,
+        end_date=end,
+        status=status,
+        counts={},
+        n_steps=3,
+        log_path=None,
+    )
+
+
+class _TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RunsTable()
+
+
+def _newest_first(rows: list[RunRow]) -> list[RunRow]:
+    return sorted(rows, key=lambda r: r.start_date, reverse=True)
+
+
+async def _filled(pilot: Any, table: RunsTable, rows: list[RunRow]) -> None:
+    table.set_rows(rows)
+    while table.adding:
+        await pilot.pause()
+    await pilot.pause()
+
+
+async def test_new_run_goes_to_the_top_and_the_cursor_stays_on_its_run() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        rows = _newest_first([_row(i) for i in range(30)])
+        await _filled(pilot, table, rows)
+        table.move_cursor(row=4, animate=False)
+        await pilot.pause()
+        assert table.selected_run == "run-025"
+
+        resorts: list[Any] = []
+        table._resort = lambda *a, **k: resorts.append(a)  # type: ignore[method-assign]
+        table.set_rows([_row(30, RunStatus.RUNNING), *rows])
+        await pilot.pause()
+
+        assert row_keys(table)[:2] == ["run-030", "run-029"]
+        assert row_keys(table) == [r.name for r in _newest_first([_row(30), *rows])]
+        assert table.selected_run == "run-025"
+        assert table.cursor_row == 5
+        assert cell(table, "run-030", "status").endswith("running")
+        assert resorts == []  # put in place, not sorted again
+        # What is painted shows it too, not only the table's model (line 0 is the header).
+        assert "run-030" in table.render_line(1).text
+        assert "run-025" in table.render_line(6).text
+
+
+async def test_new_run_lands_at_its_place_in_another_order() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        rows = [_row(i) for i in range(0, 20, 2)]
+        await _filled(pilot, table, rows)
+        table.sort_by("name", reverse=False)
+        table.move_cursor(row=row_keys(table).index("run-010"), animate=False)
+        await pilot.pause()
+
+        table.set_rows([*rows, _row(7), _row(99)])  # between run-006 and run-008, and last
+        await pilot.pause()
+
+        assert row_keys(table) == sorted(r.name for r in [*rows, _row(7), _row(99)])
+        assert table.selected_run == "run-010"
+
+
+async def test_unchanged_list_touches_no_cell_and_a_change_in_place_is_seen() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        rows = _newest_first([_row(i) for i in range(5)])
+        await _filled(pilot, table, rows)
+        updates: list[Any] = []
+        original = table.update_cell
+        table.update_cell = lambda *a, **k: (updates.append(a), original(*a, **k))  # type: ignore[method-assign]
+        table.set_rows(rows)
+        assert updates == []
+        rows[2].status = RunStatus.CRASHED  # the source may change a row in place
+        table.set_rows(rows)
+        assert cell(table, rows[2].name, "status").endswith("crashed")
