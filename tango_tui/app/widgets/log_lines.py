@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,6 +39,11 @@ SIDE_STEP = 8
 """Columns moved by one left/right press."""
 NOTICE_SECONDS = 5.0
 """How long a one-off remark (file re-read) stays in the status line."""
+FOLLOW_INTERVAL = 0.05
+"""While following, appends closer together than this are shown in one repaint (at most ~20
+a second); the first append after a quiet spell is shown at once."""
+LINE_CACHE_MAX = 2_000
+"""Painted lines kept (several screenfuls); the cache is emptied when it grows past this."""
 
 
 class LogLines(Widget, can_focus=True):
@@ -103,12 +109,20 @@ class LogLines(Widget, can_focus=True):
         self._log: LogFile | None = None
         self._wrapped: tuple[Any, list[Text]] | None = None
         self._notice_timer: Any = None
+        self._line_cache: dict[tuple[Any, ...], Strip] = {}
+        """Painted lines by everything that shapes them: following scrolls the view, so every
+        line is new to the screen on each append, but only the appended ones are new text."""
+        self._wrap_cache: dict[tuple[Any, ...], Any] = {}
+        self._last_tail_read = 0.0
+        self._follow_timer: Any = None
 
     # -- opening and refreshing ---------------------------------------------------------
 
     def open(self, path: Path | None, missing: str | None = None) -> None:
         """Show the file at ``path`` from its tail (``missing`` explains a None path)."""
         self._close()
+        self._line_cache.clear()
+        self._wrap_cache.clear()
         self.path = path
         self.window, self.new_lines, self.notice = [], 0, None
         self.problem = missing if path is None else None
@@ -146,6 +160,7 @@ class LogLines(Widget, can_focus=True):
 
     def _read_tail(self) -> None:
         assert self._log is not None
+        self._last_tail_read = time.monotonic()
         try:
             self.window = self._log.tail(self.body_height)
         except OSError as e:
@@ -184,6 +199,12 @@ class LogLines(Widget, can_focus=True):
             self.problem = None
             self.notice = None  # a re-read remark is stale once new lines arrive
             if self.follow:
+                if self._follow_timer is not None:
+                    return  # a repaint is already due; it reads the tail as it is then
+                wait = self._last_tail_read + FOLLOW_INTERVAL - time.monotonic()
+                if wait > 0:
+                    self._follow_timer = self.set_timer(wait, self._follow_flush)
+                    return
                 self._read_tail()
             else:
                 self.new_lines += change.new_lines if change.new_lines is not None else 1
@@ -191,6 +212,13 @@ class LogLines(Widget, can_focus=True):
                 if last is None or not last.complete or len(self.window) < self.body_height:
                     self._read_from(self.window[0].offset if self.window else 0)
         self._changed()
+
+    def _follow_flush(self) -> None:
+        """Show the tail held back by the follow repaint cap."""
+        self._follow_timer = None
+        if self.follow and self._log is not None:
+            self._read_tail()
+            self._changed()
 
     def set_notice(self, notice: str) -> None:
         """Show a one-off remark for a few seconds."""
@@ -352,8 +380,23 @@ class LogLines(Widget, can_focus=True):
             return self._wrapped[1]
         rows: list[Text] = []
         for ln in self.window:
-            styled = self._styled(ln.text, ln.offset)
-            rows.extend(styled.wrap(self.app.console, width, overflow="fold") or [Text("")])
+            # Each line's wrapped rows are cached too: following re-wraps only the new lines.
+            line_key = (
+                "wrap",
+                ln.offset,
+                ln.text,
+                width,
+                self.highlight,
+                ln.offset == self.current_match,
+            )
+            wrapped = self._wrap_cache.get(line_key)
+            if wrapped is None:
+                if len(self._wrap_cache) >= LINE_CACHE_MAX:
+                    self._wrap_cache.clear()
+                styled = self._styled(ln.text, ln.offset)
+                wrapped = styled.wrap(self.app.console, width, overflow="fold") or [Text("")]
+                self._wrap_cache[line_key] = wrapped
+            rows.extend(wrapped)
         h = self.body_height
         rows = rows[-h:] if self.follow else rows[:h]
         self._wrapped = (key, rows)
@@ -361,6 +404,26 @@ class LogLines(Widget, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
+        line = self.window[y] if not self.wrap and y < len(self.window) else None
+        if line is None:
+            return self._render_row(y, width)
+        key = (
+            line.offset,
+            line.text,  # a file rewritten in place may hold other text at the same offsets
+            width,
+            self.x_offset,
+            self.highlight,
+            line.offset == self.current_match,
+            self.rich_style,
+        )
+        strip = self._line_cache.get(key)
+        if strip is None:
+            if len(self._line_cache) >= LINE_CACHE_MAX:
+                self._line_cache.clear()
+            strip = self._line_cache[key] = self._render_row(y, width)
+        return strip
+
+    def _render_row(self, y: int, width: int) -> Strip:
         if y == 0 and not self.window and self.problem:
             text = Text(self.problem, style="bold red")
         elif self.wrap:
