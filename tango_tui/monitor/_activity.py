@@ -7,6 +7,9 @@ it knows nothing about), and leaves the settled ones to a rare full pass. A reco
 within :data:`SETTLE_SECONDS` is not treated as settled yet: an executor takes a freshly
 registered run over within milliseconds.
 
+The watcher also waits for the reader's first listing (:attr:`RunActivity.listed`) before
+walking every run directory to arm its recursive watch: both at once would delay the first paint.
+
 Both sides find the same :class:`RunActivity` through :func:`activity_for` (keyed by the
 workspace's absolute path), so the app does not have to wire them together.
 """
@@ -28,6 +31,10 @@ class RunActivity:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._settled_from: dict[str, float] = {}
+        self.has_reader = False
+        """Whether a reader of this workspace exists in the process (it will list the runs)."""
+        self.listed = threading.Event()
+        """Set once that reader has finished its first listing of the runs."""
 
     def record(self, name: str, settled: bool, mtime: float) -> None:
         """What the reader learnt from run ``name``'s record (``mtime``: its modification time)."""

@@ -112,6 +112,7 @@ class RunList:
         self.runs_dir = os.fspath(self._runs_path)
         self.problems: list[SourceProblem] = []
         self.activity = activity_for(root)
+        self.activity.has_reader = True
         self._names: list[str] | None = None
         # name -> (stat of run.json, what it held)
         self._records: dict[str, tuple[StatKey, RunRecord | RecordError]] = {}
@@ -186,6 +187,7 @@ class RunList:
             rows = [self._row(name, refresh=name in changed) for name in self._names]
         out = [r for r in rows if r is not None]
         out.sort(key=newest_first)
+        self.activity.listed.set()  # the watcher may now walk the run directories
         return out
 
     def run_row(self, name: str) -> RunRow:

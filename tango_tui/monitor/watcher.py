@@ -65,6 +65,9 @@ FULL_RECONCILE_INTERVAL = 60.0
 MAX_STEP_WATCHES = 128
 """How many step directories are watched at once (the first ones given to ``watch_steps``)."""
 
+FIRST_LISTING_WAIT = 5.0
+"""Longest wait for the reader's first listing before arming the recursive runs/ watch (s)."""
+
 TANGO_DB_FILES = frozenset({"stepinfo.sqlite", "stepinfo.sqlite-wal", "stepinfo.sqlite-journal"})
 """Tango 1.x's step database and its journals: a change means any step may have changed."""
 
@@ -220,9 +223,22 @@ class WorkspaceWatcher:
         self._thread.start()
 
     def _arm_deferred(self) -> None:
-        """Arm the recursive runs/ watch, then report what changed while it was being armed."""
+        """Arm the recursive runs/ watch, then report what changed while it was being armed.
+
+        If a reader of the same workspace exists in this process, first wait (at most
+        :data:`FIRST_LISTING_WAIT` seconds) for its first listing: walking 10,000 run directories
+        meanwhile would compete with it for the disk and the GIL and delay the first paint.
+        Nothing is lost meanwhile: the full reconcile below reports what changed.
+        """
         if not self._defer_runs:
             return
+        activity = self._activity
+        if activity.has_reader:
+            deadline = time.monotonic() + FIRST_LISTING_WAIT
+            # Short waits: stop() must not be held up by a reader that never lists.
+            while not activity.listed.wait(0.05):
+                if self._stopped or time.monotonic() > deadline:
+                    break
         with self._arm_lock:  # watch_file, meanwhile, waits and then finds runs/ covered
             self._defer_runs = False
             batch = self._sync_watches_locked()
