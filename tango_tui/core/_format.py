@@ -207,7 +207,7 @@ def parse_record(path: str | os.PathLike[str], raw: bytes, kind: str) -> dict[st
     except UnicodeDecodeError:
         raise RecordError(path, "record is not UTF-8 text") from None
     except json.JSONDecodeError as e:
-        raise RecordError(path, f"record is not valid JSON (torn or garbage): {e.msg} at {e.pos}") from None
+        raise RecordError(path, f"record is not valid JSON (torn or garbage): {e.msg} (byte {e.pos})") from None
     if not isinstance(doc, dict):
         raise RecordError(path, f"record is a JSON {type(doc).__name__}, not an object")
     fmt = doc.get("format")
