@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from conftest import wait_for
 from test_log_view import open_log, texts, write
+from textual.strip import Strip
 
 from tango_tui.app import make_app
 from tango_tui.app.widgets import log_lines as log_lines_module
@@ -132,3 +133,27 @@ async def test_follow_shows_a_lone_append_at_once_and_coalesces_a_burst(
         # ...and both appends come in one repaint.
         await wait_for(pilot, lambda: texts(lines)[-1] == "line 12", what="held-back tail")
         assert texts(lines)[-3:] == ["line 10", "line 11", "line 12"]
+
+
+async def test_plain_lines_drawn_without_rich_look_the_same(
+    workspace: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "p.log"
+    write(log, ["x"], "w")
+    app = make_app(str(workspace))
+    async with app.run_test(size=(40, 12)) as pilot:
+        lines = await open_log(pilot, app, log)
+        width = lines.size.width
+        for line in ["hello", "a b  c", "", "y" * (width - 1), "y" * width, "z" * (width + 1)]:
+            fast = lines._plain_strip(line, width)
+            assert fast is not None, line
+            text = lines._styled(line)
+            text.truncate(width, overflow="ellipsis")
+            general = Strip(list(text.render(app.console)))
+            general = general.crop_extend(0, width, lines.rich_style).apply_style(lines.rich_style)
+            assert fast.text == general.text and fast.cell_length == width
+            assert {s.style for s in fast} == {s.style for s in general}
+        # Lines that need styling take the general path.
+        assert lines._plain_strip("ERROR broken", width) is None
+        assert lines._plain_strip("tab\there", width) is None
+        assert lines._plain_strip("naïve", width) is None

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -435,6 +436,9 @@ class LogLines(Widget, can_focus=True):
             return Strip.blank(width, self.rich_style)
         else:
             line = self.window[y]
+            plain = self._plain_strip(line.text, width)
+            if plain is not None:
+                return plain
             text = self._styled(line.text, line.offset)
             if self.x_offset:
                 text = text[self.x_offset :]
@@ -443,6 +447,23 @@ class LogLines(Widget, can_focus=True):
         text.truncate(width, overflow="ellipsis")
         segments = list(text.render(self.app.console))
         return Strip(segments).crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
+
+    def _plain_strip(self, line: str, width: int) -> Strip | None:
+        """The common line, drawn without Rich: printable ASCII, no error/warning/search
+        styling, not scrolled sideways. While following fast every line on screen is new at
+        each repaint, so this is most of the drawing (None: take the general path)."""
+        if (
+            self.x_offset
+            or self.highlight
+            or not line.isascii()
+            or not line.isprintable()
+            or ERROR_RE.search(line)
+            or WARNING_RE.search(line)
+        ):
+            return None
+        if len(line) > width:
+            line = line[: width - 1] + "…"  # as Text.truncate(overflow="ellipsis") cuts
+        return Strip([Segment(line.ljust(width), self.rich_style)], width)
 
     def _styled(self, line: str, offset: int | None = None) -> Text:
         text = Text(line.replace("\t", "    "))
