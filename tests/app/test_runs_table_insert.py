@@ -102,3 +102,19 @@ async def test_unchanged_list_touches_no_cell_and_a_change_in_place_is_seen() ->
         rows[2].status = RunStatus.CRASHED  # the source may change a row in place
         table.set_rows(rows)
         assert cell(table, rows[2].name, "status").endswith("crashed")
+
+
+async def test_long_list_fills_in_two_steps_and_a_list_arriving_meanwhile_adds_no_twin() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        rows = _newest_first([_row(i) for i in range(600)])
+        table.set_rows(rows)
+        assert table.row_count == 200 and table.adding  # the first screenful, at once
+        table.set_rows([_row(600), *rows])  # the next list, before the rest went in
+        while table.adding:
+            await pilot.pause()
+        await pilot.pause()
+        assert row_keys(table) == [r.name for r in _newest_first([_row(600), *rows])]
+        table.move_cursor(row=600, animate=False)
+        assert table.selected_run == "run-000"

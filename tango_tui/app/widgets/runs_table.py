@@ -193,13 +193,22 @@ class RunsTable(FixedWidthTable):
 
     def _add_pending(self, limit: int) -> None:
         chunk, self._pending = self._pending[:limit], self._pending[limit:]
+        batch: list[tuple[str, list[Any]]] = []
+        seen: set[str] = set()  # a list that came while rows were pending repeats names
         for name in chunk:
             row = self.rows_by_name.get(name)
-            if row is not None and name not in self.rows and self._matches(row):
+            if (
+                row is not None
+                and name not in self.rows
+                and name not in seen
+                and self._matches(row)
+            ):
+                seen.add(name)
                 cells = self._cells(row)
-                self.add_row(*cells, key=name)
+                batch.append((name, cells))
                 self._cells_shown[name] = cells
                 self._sigs_shown[name] = _signature(row)
+        self.add_rows_bulk(batch)
         if self._pending:
             self.set_timer(0.01, lambda: self._add_pending(CHUNK))
         elif self._pending_needs_sort:
