@@ -331,6 +331,10 @@ class _RunContext:
     status: RunStatus
 
     def owns(self, info: StepInfo) -> bool:
+        if self.rec.owner is None and self.rec.end_date is None:
+            # Registered without an executor (Tango's style: register_run, then step.result()):
+            # nothing bounds the run's lifetime, so any attempt made since it began is its own.
+            return info.start_time is None or info.start_time >= self.rec.start_date
         return attempt_belongs(
             info,
             self.rec.start_date,
