@@ -58,7 +58,7 @@ from ._local_runs import RunsMixin
 from ._model import StepInfo, StepState, dt_to_json, utc_now
 from ._names import is_component, step_uid
 from ._run_records import list_dir_names
-from ._workspace import StepInfoSort, Workspace
+from ._workspace import StepInfoSort, Workspace, select_step_infos
 
 if TYPE_CHECKING:
     from ._step import Step
@@ -449,21 +449,12 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         stop: int | None = None,
     ) -> list[StepInfo]:
         """Step records whose unique id or name contains ``match`` (case-insensitive), in ``state``."""
-        infos = self._all_infos()
-        if match:
-            needle = match.lower()
-            infos = [
-                i
-                for i in infos
-                if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()
-            ]
-        if state is not None:
-            infos = [i for i in infos if i.state == state]
-        if sort_by == StepInfoSort.START_TIME:
-            infos.sort(
-                key=lambda i: (i.start_time is not None, i.start_time or utc_now(), i.unique_id),
-                reverse=sort_descending,
-            )
-        else:
-            infos.sort(key=lambda i: i.unique_id, reverse=sort_descending)
-        return infos[start:stop]
+        return select_step_infos(
+            self._all_infos(),
+            sort_by=sort_by,
+            sort_descending=sort_descending,
+            match=match,
+            state=state,
+            start=start,
+            stop=stop,
+        )

@@ -23,7 +23,7 @@ from ._errors import InvalidNameError, RunExistsError, StepStateError, Workspace
 from ._liveness import current_owner
 from ._model import Owner, Progress, Run, RunStatus, RunStep, StepInfo, StepState, utc_now
 from ._names import validate_run_name
-from ._workspace import RunSort, StepInfoSort, Workspace
+from ._workspace import RunSort, StepInfoSort, Workspace, select_step_infos
 
 if TYPE_CHECKING:
     from ._step import Step
@@ -213,17 +213,16 @@ class MemoryWorkspace(Workspace):
         """Records whose unique id or name contains ``match`` (case-insensitive), in ``state``."""
         with self._lock:
             infos = list(self._infos.values())
-        if match:
-            needle = match.lower()
-            infos = [i for i in infos if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()]
-        if state is not None:
-            infos = [i for i in infos if i.state == state]
-        if sort_by == StepInfoSort.START_TIME:
-            floor = utc_now().replace(year=1)
-            infos.sort(key=lambda i: (i.start_time or floor, i.unique_id), reverse=sort_descending)
-        else:
-            infos.sort(key=lambda i: i.unique_id, reverse=sort_descending)
-        return [copy.deepcopy(i) for i in infos[start:stop]]
+        selected = select_step_infos(
+            infos,
+            sort_by=sort_by,
+            sort_descending=sort_descending,
+            match=match,
+            state=state,
+            start=start,
+            stop=stop,
+        )
+        return [copy.deepcopy(i) for i in selected]
 
     def num_steps(self, *, match: str | None = None, state: StepState | None = None) -> int:
         """How many records match."""

@@ -12,6 +12,7 @@ import importlib
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -276,3 +277,38 @@ class Workspace(ABC):
     def num_steps(self, *, match: str | None = None, state: StepState | None = None) -> int:
         """How many step records match."""
         return len(self.search_step_info(match=match, state=state))
+
+
+def select_step_infos(
+    infos: list[StepInfo],
+    *,
+    sort_by: StepInfoSort | None,
+    sort_descending: bool,
+    match: str | None,
+    state: StepState | None,
+    start: int,
+    stop: int | None,
+) -> list[StepInfo]:
+    """Filter, sort and slice step records the way ``search_step_info`` documents.
+
+    ``match`` is a case-insensitive substring of the unique id or the step name; records that
+    never started sort before all others by start time.
+    """
+    if match:
+        needle = match.lower()
+        infos = [
+            i for i in infos if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()
+        ]
+    if state is not None:
+        infos = [i for i in infos if i.state == state]
+    if sort_by == StepInfoSort.START_TIME:
+        infos.sort(
+            key=lambda i: (i.start_time is not None, i.start_time or _EPOCH, i.unique_id),
+            reverse=sort_descending,
+        )
+    else:
+        infos.sort(key=lambda i: i.unique_id, reverse=sort_descending)
+    return infos[start:stop]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
