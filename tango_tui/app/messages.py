@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from textual.message import Message
 
+from ..monitor.watcher import ChangeBatch
 
-@dataclass
-class Changes:
-    """What changed on disk since the last refresh (merged from one or more watcher batches)."""
 
-    runs: set[str] = field(default_factory=set)
-    """Names of runs whose records changed."""
-    steps: set[str] = field(default_factory=set)
-    """Unique ids of steps whose records or progress changed."""
-    files: set[Path] = field(default_factory=set)
-    """Watched files (logs) that changed."""
-    rescan: bool = False
-    """True when the watcher could not say what changed (overflow, reconcile): reload all."""
-    all_steps: bool = False
-    """Any step may have changed (Tango 1.x's database was written): reload step views."""
-
-    def __bool__(self) -> bool:
-        return bool(self.runs or self.steps or self.files or self.rescan or self.all_steps)
-
-    def merge(self, other: Changes) -> None:
-        """Fold ``other`` into this set of changes."""
-        self.runs |= other.runs
-        self.steps |= other.steps
-        self.files |= other.files
-        self.rescan = self.rescan or other.rescan
-        self.all_steps = self.all_steps or other.all_steps
+Changes = ChangeBatch
+"""What changed on disk since the last refresh: the watcher's own batch type, merged by the inbox."""
 
 
 class WorkspaceChanged(Message):
