@@ -6,7 +6,7 @@ import io
 import re
 from pathlib import Path
 
-from conftest import run_quietly, wait_for
+from app_support import run_quietly, wait_for
 from test_run_view import SIZE, open_run, uid_of
 
 from tango_tui import LocalWorkspace, Step

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import wait_for
+from app_support import wait_for
 from test_run_view import SIZE, open_run, uid_of
 
 from tango_tui.app import make_app

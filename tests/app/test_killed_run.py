@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import cell, wait_for
+from app_support import cell, wait_for
 
 from tango_tui.app import make_app
 from tango_tui.app.widgets.runs_table import RunsTable

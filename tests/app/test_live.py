@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import cell, wait_for
+from app_support import cell, wait_for
 
 from tango_tui.app import make_app
 from tango_tui.app.screens.run import RunScreen

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from app_support import wait_for
 from test_log_view import open_log, texts, write
 from textual.strip import Strip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import wait_for
+from app_support import wait_for
 from test_log_view import open_log, texts, write
 
 from tango_tui.app import make_app

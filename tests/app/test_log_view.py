@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from conftest import wait_for
+from app_support import wait_for
 
 from tango_tui.app import make_app
 from tango_tui.app.screens.log import LogScreen

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import checksums
+from app_support import checksums
 
 DRIVER = Path(__file__).with_name("readonly_driver.py")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import cell, wait_for
+from app_support import cell, wait_for
 
 from tango_tui.app import make_app
 from tango_tui.app.screens.log import LogScreen

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import cell, row_keys
+from app_support import cell, row_keys
 from textual.app import App, ComposeResult
 
 from tango_tui.app.widgets.runs_table import RunsTable

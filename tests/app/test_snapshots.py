@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import build_workspace
+from app_support import build_workspace
 
 from tango_tui.app import make_app
 from tango_tui.app.screens.log import LogScreen

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from conftest import wait_for
+from app_support import wait_for
 from test_run_view import SIZE, open_run, uid_of
 from textual.widgets import OptionList
 

@@ -7,7 +7,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import cell, checksums, wait_for
+from app_support import cell, checksums, wait_for
 from test_run_view import SIZE, open_run, uid_of
 
 from tango_tui.app import make_app
