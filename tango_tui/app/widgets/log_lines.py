@@ -273,10 +273,16 @@ class LogLines(Widget, can_focus=True):
         h = self.body_height
         try:
             if n < 0:
+                if self.follow and self._follow_timer is not None:
+                    # A repaint of the tail is due: scroll up from what the file holds now,
+                    # not from the window painted before the last appends.
+                    self._follow_timer.stop()
+                    self._follow_timer = None
+                    self._read_tail()
                 before = self._log.lines_before(self.window[0].offset, -n)
                 if before:
                     self.window = (before + self.window)[:h]
-                    self.follow = False
+                self.follow = False  # up always pauses, even with the first line on screen
             else:
                 after = self._log.lines_after(self.window[-1].end, n)
                 if after:
