@@ -9,11 +9,12 @@ created in the workspace.
 
 from ._convert import Tango1StepInfo
 from ._db import Problem, Snapshot, StepInfoTable
+from ._detect import is_tango1_workspace
 from ._locks import is_network_fs, lock_held_per_proc_locks, open_for_writing_by_some_process
 from ._logs import LogRecordHead, RunLogScanner, RunLogState, lines_for_step, parse_head
 from ._progress import parse_bar, progress_from_log
 from ._unpickle import ALLOWED_GLOBALS, StandIn, restricted_loads
-from ._workspace import TangoWorkspace, is_tango1_workspace
+from ._workspace import TangoWorkspace
 
 __all__ = [
     "ALLOWED_GLOBALS",

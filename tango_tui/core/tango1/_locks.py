@@ -17,13 +17,26 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 PROC_LOCKS = "/proc/locks"
 
-_NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.sshfs", "lustre", "gpfs", "beegfs"}
+_NETWORK_FS = {
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "ceph",
+    "glusterfs",
+    "fuse.sshfs",
+    "lustre",
+    "gpfs",
+    "beegfs",
+}
 
 
 def _parse_proc_locks(text: str) -> list[tuple[int, int, int, int]]:
@@ -76,7 +89,9 @@ def _fd_points_at(pid: int, st: os.stat_result, *, writers_only: bool = False) -
     return False
 
 
-def lock_held_per_proc_locks(path: str | os.PathLike[str], proc_locks: str = PROC_LOCKS) -> bool | None:
+def lock_held_per_proc_locks(
+    path: str | os.PathLike[str], proc_locks: str = PROC_LOCKS
+) -> bool | None:
     """Whether some process on this machine holds a lock on ``path``, per the kernel's lock table.
 
     Never opens ``path`` and never takes a lock.
@@ -189,3 +204,40 @@ def open_for_writing_by_some_process(path: str | os.PathLike[str]) -> bool | Non
     if unsure or is_network_fs(path):
         return None
     return False
+
+
+UNKNOWN_TTL = 5.0
+"""Seconds a "cannot tell whether a process writes this run log" answer is reused."""
+
+
+class RunLogWriters:
+    """Whether some process still writes a run's ``out.log``, asking ``/proc`` only when needed.
+
+    A log nobody writes stays that way until it changes, so its ``/proc`` walk is done once per
+    (inode, size, mtime). "Cannot tell" (other users' processes unreadable) is reused for
+    :data:`UNKNOWN_TTL` seconds; "alive" is always asked again, so a killed run shows as crashed
+    at the next look. Not thread-safe: the workspace serialises calls.
+    """
+
+    def __init__(self) -> None:
+        self._dead: set[tuple[str, int, int, int]] = set()
+        self._unknown: dict[str, float] = {}
+
+    def alive(self, log_path: Path) -> bool | None:
+        """True/False as :func:`open_for_writing_by_some_process`; None also for a missing log."""
+        try:
+            st = log_path.stat()
+        except OSError:
+            return None
+        key = (str(log_path), st.st_ino, st.st_size, st.st_mtime_ns)
+        if key in self._dead:
+            return False
+        unknown_since = self._unknown.get(str(log_path))
+        if unknown_since is not None and time.monotonic() - unknown_since < UNKNOWN_TTL:
+            return None
+        alive = open_for_writing_by_some_process(log_path)
+        if alive is False:
+            self._dead.add(key)
+        elif alive is None:
+            self._unknown[str(log_path)] = time.monotonic()
+        return alive

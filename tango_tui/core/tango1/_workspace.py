@@ -15,35 +15,27 @@ Layout read (nothing is ever written, locked or created)::
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
-import pickle
 import threading
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
 from urllib.parse import ParseResult
 
-from .._errors import TangoTuiError, UnsafePickleError
-from .._liveness import hostname
+from .._errors import TangoTuiError
 from .._model import Progress, Run, StepInfo, StepState
 from .._workspace import RunSort, StepInfoSort, Workspace
-from ._convert import Tango1StepInfo, to_step_info, with_liveness
 from ._db import Problem, StepInfoTable
-from ._locks import lock_held_per_proc_locks, open_for_writing_by_some_process
+from ._locks import RunLogWriters
 from ._logs import RunLogScanner, lines_for_step
 from ._progress import progress_from_log
+from ._records import StepRecords
 from ._runs import build_run, read_run_files
-from ._unpickle import restricted_loads
 
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F")
-
-UNKNOWN_TTL = 5.0
-"""Seconds a "cannot tell whether a process writes this run log" answer is reused."""
 
 
 def _locked(method: F) -> F:
@@ -57,36 +49,6 @@ def _locked(method: F) -> F:
     return cast(F, wrapper)
 
 
-def is_tango1_workspace(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` looks like a workspace written by ai2-tango 1.x (and not by tango-tui).
-
-    Decided from names only: ``settings.json`` with a Tango version, ``stepinfo.sqlite``, or a
-    version-1 ``cache/*/stepinfo.dill``; a directory with ``tango-tui.json`` is ours.
-    """
-    root = Path(path)
-    if os.path.lexists(root / "tango-tui.json"):
-        return False
-    try:
-        settings = json.loads((root / "settings.json").read_text(encoding="utf-8"))
-        if isinstance(settings, dict) and settings.get("version") in (1, 2):
-            return True
-    except (OSError, ValueError):
-        pass
-    if os.path.isfile(root / "stepinfo.sqlite"):
-        return True
-    cache = root / "cache"
-    try:
-        with os.scandir(cache) as it:
-            for i, entry in enumerate(it):
-                if os.path.isfile(os.path.join(entry.path, "stepinfo.dill")):
-                    return True
-                if i > 50:
-                    break
-    except OSError:
-        pass
-    return False
-
-
 @Workspace.register("tango1")
 class TangoWorkspace(Workspace):
     """A workspace written by ai2-tango 1.x, opened read-only (``tango1:///path``).
@@ -94,7 +56,8 @@ class TangoWorkspace(Workspace):
     Read methods return tango-tui's model; write methods raise :class:`TangoTuiError`. The read
     methods are serialised on an internal lock, so several threads may share one instance.
     Step records are decoded by a restricted unpickler (nothing is executed); a step recorded as
-    running whose lock is not held (per ``/proc/locks``) is CRASHED.
+    running whose lock is not held (per ``/proc/locks``) is CRASHED. The step records are kept by
+    :class:`~._records.StepRecords`; runs are built here from their directories and logs.
 
     Args:
         dir: The workspace directory.
@@ -103,25 +66,21 @@ class TangoWorkspace(Workspace):
     def __init__(self, dir: str | os.PathLike[str]):
         self.dir = Path(dir).absolute()
         self._lock = threading.RLock()
-        self.version = self._read_version()
-        self.table = StepInfoTable(self.dir / "stepinfo.sqlite")
-        self._infos: dict[str, Tango1StepInfo] = {}
-        self._v1: dict[str, tuple[tuple[int, int], Tango1StepInfo | None, Problem | None]] = {}
-        self._convert_problems: dict[str, Problem] = {}
+        self._records = StepRecords(self.dir)
         self._scanners: dict[str, RunLogScanner] = {}
-        self._dead_logs: set[tuple[str, int, int, int]] = set()
-        self._unknown_logs: dict[str, float] = {}
+        self._log_writers = RunLogWriters()
         self._run_problems: list[Problem] = []
-        self._liveness_notes: dict[str, Problem] = {}
-        self._pending: set[str] = set()
         self._run_ids: dict[str, tuple[int, frozenset[str]]] = {}
 
-    def _read_version(self) -> int:
-        try:
-            settings = json.loads((self.dir / "settings.json").read_text(encoding="utf-8"))
-            return int(settings.get("version", 1))
-        except (OSError, ValueError, AttributeError, TypeError):
-            return 1
+    @property
+    def version(self) -> int:
+        """Tango's layout version (1: ``cache/*/stepinfo.dill``, 2: ``stepinfo.sqlite``)."""
+        return self._records.version
+
+    @property
+    def table(self) -> StepInfoTable:
+        """The reader of ``stepinfo.sqlite`` (version 2's step records)."""
+        return self._records.table
 
     # ----- URL ------------------------------------------------------------------------------
     @classmethod
@@ -145,124 +104,18 @@ class TangoWorkspace(Workspace):
             of ``refresh()`` (reads done inside other methods in between are included, so a
             caller polling ``refresh()`` never misses a change).
         """
-        changed = self._pending | self._refresh_now()
-        self._pending = set()
-        return changed
-
-    def _refresh_now(self) -> set[str]:
-        changed = set(self.table.refresh().changed)
-        if self.version == 1:
-            # A directory opened before Tango wrote settings.json may turn out to be version 2.
-            self.version = self._read_version()
-        if self.version == 1 or self._v1:
-            changed |= self._refresh_v1()
-        for key in changed:
-            self._infos.pop(key, None)
-            self._convert_problems.pop(key, None)
-        return changed
-
-    def _refresh_v1(self) -> set[str]:
-        changed: set[str] = set()
-        seen: set[str] = set()
-        try:
-            entries = list(os.scandir(self.dir / "cache"))
-        except OSError:
-            entries = []
-        for entry in entries:
-            for fname in ("stepinfo.dill", "stepinfo.json"):
-                path = Path(entry.path) / fname
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                uid = entry.name
-                seen.add(uid)
-                sig = (st.st_mtime_ns, st.st_size)
-                if uid in self._v1 and self._v1[uid][0] == sig:
-                    break
-                self._v1[uid] = (sig, *self._decode_v1(path, uid))
-                changed.add(uid)
-                break
-        for gone in set(self._v1) - seen:
-            del self._v1[gone]
-            changed.add(gone)
-        return changed
-
-    def _decode_v1(self, path: Path, uid: str) -> tuple[Tango1StepInfo | None, Problem | None]:
-        try:
-            data = path.read_bytes()
-            record: Any = (json.loads(data) if path.suffix == ".json"
-                           else restricted_loads(data, path=path))
-            return to_step_info(record, uid), None
-        except UnsafePickleError as e:
-            return None, Problem(str(path), uid, e.problem)
-        except (OSError, ValueError, pickle.UnpicklingError, EOFError) as e:
-            return None, Problem(str(path), uid, f"unreadable record: {e}")
-        except Exception as e:  # noqa: BLE001 - one odd record must not hide the others
-            return None, Problem(str(path), uid, f"not a step record: {type(e).__name__}: {e}")
-
-    def _ensure_fresh(self) -> None:
-        # Every read looks at the database's signature (a stat and a 100-byte read), so callers
-        # that never call refresh() still see current data; the changes wait for refresh().
-        self._pending |= self._refresh_now()
+        return self._records.refresh()
 
     @property
     @_locked
     def problems(self) -> list[Problem]:
         """Rows and files skipped, and conditions met (busy database, hot journal) in the last read."""
-        out = list(self.table.snapshot.problems)
-        out += [p for (_, _, p) in self._v1.values() if p is not None]
-        out += list(self._convert_problems.values())
-        out += self._run_problems
-        out += list(self._liveness_notes.values())
-        return out
+        return self._records.record_problems() + self._run_problems + self._records.liveness_notes()
 
     # ----- steps ----------------------------------------------------------------------------
-    def _record(self, uid: str) -> Tango1StepInfo | None:
-        """The stored record (no liveness applied), converted once per change."""
-        if uid in self._infos:
-            return self._infos[uid]
-        raw = self.table.snapshot.rows.get(uid)
-        info: Tango1StepInfo | None = None
-        if raw is not None:
-            try:
-                info = to_step_info(raw, uid)
-            except Exception as e:  # noqa: BLE001 - one odd record must not hide the others
-                self._convert_problems[uid] = Problem(str(self.table.path), uid, f"not a step record: {e}")
-        elif uid in self._v1:
-            info = self._v1[uid][1]
-        if info is not None:
-            self._infos[uid] = info
-        return info
-
-    def _live(self, info: Tango1StepInfo) -> Tango1StepInfo:
-        """Apply the liveness verdict to a record that says RUNNING (noting an unknown verdict)."""
-        checked = self._judge(info)
-        if checked.liveness_unknown:
-            lock = self.dir / "cache" / info.unique_id / "lock"
-            self._liveness_notes[info.unique_id] = Problem(
-                str(lock), info.unique_id, f"shown as running, but may be dead: {checked.liveness_unknown}")
-        else:
-            self._liveness_notes.pop(info.unique_id, None)
-        return checked
-
-    def _judge(self, info: Tango1StepInfo) -> Tango1StepInfo:
-        if info.state != StepState.RUNNING:
-            return info
-        lock = self.dir / "cache" / info.unique_id / "lock"
-        held = lock_held_per_proc_locks(lock)
-        if held:
-            return info
-        host = info.platform.host if info.platform else None
-        if host and host != hostname():
-            return with_liveness(info, None, f"recorded by host {host!r}; its lock cannot be checked from {hostname()!r}")
-        if held is None:
-            return with_liveness(info, None, f"cannot tell whether {lock} is locked (network filesystem?)")
-        why = "no process holds its lock" if os.path.lexists(lock) else "its lock file is missing"
-        return with_liveness(info, f"recorded as running, but {why} ({lock})", None)
-
-    def _all_ids(self) -> set[str]:
-        return set(self.table.snapshot.rows) | {k for k, v in self._v1.items() if v[1] is not None}
+    def _live_info(self, uid: str) -> StepInfo | None:
+        info = self._records.record(uid)
+        return None if info is None else self._records.live(info)
 
     @_locked
     def step_info(self, step_or_unique_id: Any) -> StepInfo:
@@ -272,38 +125,51 @@ class TangoWorkspace(Workspace):
             KeyError: If the workspace has no readable record for it.
         """
         uid = getattr(step_or_unique_id, "unique_id", step_or_unique_id)
-        self._ensure_fresh()
-        info = self._record(str(uid))
+        self._records.ensure_fresh()
+        info = self._live_info(str(uid))
         if info is None:
             raise KeyError(uid)
-        return self._live(info)
+        return info
 
     @_locked
     def all_step_infos(self) -> dict[str, StepInfo]:
         """``{unique id: StepInfo}`` for every readable record (liveness applied)."""
-        self._ensure_fresh()
+        self._records.ensure_fresh()
         out: dict[str, StepInfo] = {}
-        for uid in sorted(self._all_ids()):
-            info = self._record(uid)
+        for uid in sorted(self._records.all_ids()):
+            info = self._live_info(uid)
             if info is not None:
-                out[uid] = self._live(info)
+                out[uid] = info
         return out
 
     @_locked
-    def search_step_info(self, *, sort_by: StepInfoSort | None = None, sort_descending: bool = True,
-                         match: str | None = None, state: StepState | None = None, start: int = 0,
-                         stop: int | None = None) -> list[StepInfo]:
+    def search_step_info(
+        self,
+        *,
+        sort_by: StepInfoSort | None = None,
+        sort_descending: bool = True,
+        match: str | None = None,
+        state: StepState | None = None,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> list[StepInfo]:
         """Records whose unique id or step name contains ``match``, in ``state``, sorted, sliced."""
         infos = list(self.all_step_infos().values())
         if match:
             needle = match.lower()
-            infos = [i for i in infos if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()]
+            infos = [
+                i
+                for i in infos
+                if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()
+            ]
         if state is not None:
             infos = [i for i in infos if i.state == state]
         if sort_by == StepInfoSort.START_TIME:
             floor = min((i.start_time for i in infos if i.start_time), default=None)
-            infos.sort(key=lambda i: (i.start_time or floor, i.unique_id) if floor else i.unique_id,
-                       reverse=sort_descending)
+            infos.sort(
+                key=lambda i: (i.start_time or floor, i.unique_id) if floor else i.unique_id,
+                reverse=sort_descending,
+            )
         elif sort_by in (StepInfoSort.UNIQUE_ID, None):
             infos.sort(key=lambda i: i.unique_id, reverse=sort_descending)
         return infos[start:stop]
@@ -312,7 +178,9 @@ class TangoWorkspace(Workspace):
     def run_names(self) -> list[str]:
         """Names of the run directories (cheap: one directory listing)."""
         try:
-            return sorted(e.name for e in os.scandir(self.dir / "runs") if e.is_dir(follow_symlinks=False))
+            return sorted(
+                e.name for e in os.scandir(self.dir / "runs") if e.is_dir(follow_symlinks=False)
+            )
         except OSError:
             return []
 
@@ -339,67 +207,59 @@ class TangoWorkspace(Workspace):
         run_dir = self.dir / "runs" / name
         if "/" in name or name in ("", ".", "..") or not os.path.isdir(run_dir):
             raise KeyError(name)
-        self._ensure_fresh()
+        self._records.ensure_fresh()
         return self._build(name)
 
     def _build(self, name: str) -> Run:
         files = read_run_files(self.dir / "runs" / name)
-        self._run_problems = [p for p in self._run_problems if not p.path.startswith(str(self.dir / "runs" / name) + os.sep)]
+        self._run_problems = [
+            p
+            for p in self._run_problems
+            if not p.path.startswith(str(self.dir / "runs" / name) + os.sep)
+        ]
         self._run_problems += files.problems
         scanner = self._scanners.get(name)
         if scanner is None:
             scanner = self._scanners[name] = RunLogScanner(files.log_path)
         log = scanner.scan() if os.path.exists(files.log_path) else None
 
-        def info_of(uid: str) -> StepInfo | None:
-            info = self._record(uid)
-            return None if info is None else self._live(info)
-
-        return build_run(name, files, info_of, log, lambda: self._log_writer_alive(files.log_path))
-
-    def _log_writer_alive(self, log_path: Path) -> bool | None:
-        try:
-            st = log_path.stat()
-        except OSError:
-            return None
-        key = (str(log_path), st.st_ino, st.st_size, st.st_mtime_ns)
-        # A log nobody writes stays that way until it changes, so the /proc walk is done once.
-        # "Cannot tell" (other users' processes unreadable) is reused for a moment; "alive" is
-        # always asked again, so a killed run shows as crashed at the next look.
-        if key in self._dead_logs:
-            return False
-        unknown_since = self._unknown_logs.get(str(log_path))
-        if unknown_since is not None and time.monotonic() - unknown_since < UNKNOWN_TTL:
-            return None
-        alive = open_for_writing_by_some_process(log_path)
-        if alive is False:
-            self._dead_logs.add(key)
-        elif alive is None:
-            self._unknown_logs[str(log_path)] = time.monotonic()
-        return alive
+        return build_run(
+            name, files, self._live_info, log, lambda: self._log_writers.alive(files.log_path)
+        )
 
     @_locked
     def registered_runs(self) -> dict[str, Run]:
         """All runs, ``{name: Run}``."""
-        self._ensure_fresh()
+        self._records.ensure_fresh()
         # Rebuilt from scratch, so problems of runs deleted meanwhile go too.
         self._run_problems = []
-        return {name: self._build(name) for name in self.run_names()
-                if os.path.isdir(self.dir / "runs" / name)}
+        return {
+            name: self._build(name)
+            for name in self.run_names()
+            if os.path.isdir(self.dir / "runs" / name)
+        }
 
     @_locked
-    def search_registered_runs(self, *, sort_by: RunSort | None = None, sort_descending: bool = True,
-                               match: str | None = None, start: int = 0, stop: int | None = None) -> list[Run]:
+    def search_registered_runs(
+        self,
+        *,
+        sort_by: RunSort | None = None,
+        sort_descending: bool = True,
+        match: str | None = None,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> list[Run]:
         """Runs whose name contains ``match``; runs outside the slice are not built when sorting by name."""
         names = self.run_names()
         if match:
             names = [n for n in names if match.lower() in n.lower()]
         if sort_by == RunSort.NAME:
             names.sort(reverse=sort_descending)
-            self._ensure_fresh()
+            self._records.ensure_fresh()
             return [self._build(n) for n in names[start:stop]]
-        return super().search_registered_runs(sort_by=sort_by, sort_descending=sort_descending,
-                                              match=match, start=start, stop=stop)
+        return super().search_registered_runs(
+            sort_by=sort_by, sort_descending=sort_descending, match=match, start=start, stop=stop
+        )
 
     def num_registered_runs(self, *, match: str | None = None) -> int:
         """How many run directories match (no run is built)."""
@@ -437,7 +297,9 @@ class TangoWorkspace(Workspace):
             return None
         runs = sorted(self.runs_using({uid}), key=lambda n: self._run_mtime(n), reverse=True)
         for name in runs[:1]:  # the newest run using the step is the one running it
-            step_names = [n for n, u in read_run_files(self.dir / "runs" / name).ids.items() if u == uid]
+            step_names = [
+                n for n, u in read_run_files(self.dir / "runs" / name).ids.items() if u == uid
+            ]
             for step_name in step_names:
                 progress = progress_from_log(self.run_log_path(name), step_name)
                 if progress is not None:
@@ -450,7 +312,9 @@ class TangoWorkspace(Workspace):
         except OSError:
             return 0.0
 
-    def step_log_lines(self, run_name: str, step_name: str, *, limit: int | None = None) -> list[str]:
+    def step_log_lines(
+        self, run_name: str, step_name: str, *, limit: int | None = None
+    ) -> list[str]:
         """The lines of run ``run_name``'s ``out.log`` that belong to its step ``step_name``
         (see :func:`~tango_tui.core.tango1.lines_for_step`)."""
         return lines_for_step(self.run_log_path(run_name), step_name, limit=limit)
