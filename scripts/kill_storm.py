@@ -23,16 +23,13 @@ have started or ``--seconds`` have passed. Then it kills the rest and checks:
   value, and equal an independent recomputation);
 * a final rerun (``run_steps`` over all targets) completes the rest.
 
-It prints its figures and exits 1 on any violation.
+It prints its figures and exits 1 on any violation. The steps are in ``_storm_steps.py``, the
+report and the checks in ``_storm_checks.py``; this file holds the workers, the storm and the CLI.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import hashlib
-import itertools
-import json
 import multiprocessing
 import os
 import random
@@ -41,171 +38,27 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable
 from multiprocessing.connection import wait as wait_sentinels
 from pathlib import Path
 from typing import Any
 
-from tango_tui import LocalWorkspace, RunStatus, Step, StepState, run_steps
+# The script's own modules sit beside it (scripts/ is sys.path[0] when run as a script; a
+# loader by path, like tests/crash, puts it there too).
+from _storm_checks import (
+    KNOWN_BUG,
+    StormReport,
+    check_files,
+    check_overlaps,
+    check_records,
+    classify_run,
+    read_journal,
+)
+from _storm_steps import JOURNAL_ENV, all_steps, total
 
-JOURNAL_ENV = "KILL_STORM_JOURNAL"
-KNOWN_BUG = "known bug"
-"""Prefix of the violations of the two bugs this storm found (fixed in core 92b8ebf; regression
-tests in tests/crash/test_kill_storm.py): a kill after the result marker but before the COMPLETED
-record left the step CRASHED forever while its result was used (every later run over it ended
-FAILED); a run that took a result published before its record ended with that row RUNNING/'ran'."""
-CRASHED_WITH_RESULT = f"{KNOWN_BUG} A (CRASHED with its result in the cache)"
-RUNNING_ROW = f"{KNOWN_BUG} B (finished run has a RUNNING row for a step it waited for)"
-HUBS = 5
-"""How many hub steps every job shares."""
+from tango_tui import LocalWorkspace, StepState, run_steps
+
 BATCH = 3
 """Jobs handed to a worker at a time."""
-
-
-# ----- steps -----------------------------------------------------------------------------------
-def _digest(*parts: Any) -> str:
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
-
-
-def _wrap(kind: str, inputs: str, value: Any) -> dict[str, Any]:
-    """A result that carries a checksum of its inputs and of itself."""
-    return {"kind": kind, "inputs": inputs, "value": value, "check": _digest(kind, inputs, value)}
-
-
-def result_is_sound(result: Any) -> bool:
-    """Whether a result's embedded checksum matches its content."""
-    return (
-        isinstance(result, dict)
-        and set(result) == {"kind", "inputs", "value", "check"}
-        and result["check"] == _digest(result["kind"], result["inputs"], result["value"])
-    )
-
-
-def _journal(event: str, uid: str) -> None:
-    path = os.environ.get(JOURNAL_ENV)
-    if path:
-        # One small O_APPEND write per line: lines from several processes never interleave.
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, f"{event} {uid} {os.getpid()} {time.monotonic():.6f}\n".encode())
-        finally:
-            os.close(fd)
-
-
-class _Journaled(Step):
-    """A step whose body is journaled and does a little work (so kills land inside it)."""
-
-    def run(self, **kwargs: Any) -> Any:  # type: ignore[override]
-        _journal("start", self.unique_id)
-        value = self.compute(**kwargs)
-        self.progress(1, 2)
-        time.sleep(random.uniform(0.0, 0.015))
-        self.progress(2, 2)
-        _journal("end", self.unique_id)
-        return value
-
-    @staticmethod
-    def compute(**kwargs: Any) -> Any:
-        raise NotImplementedError
-
-
-class Gen(_Journaled):
-    """``size`` pseudo-random numbers from ``seed`` (JSON result, up to ~200 KB)."""
-
-    VERSION = "1"
-
-    @staticmethod
-    def compute(seed: int, size: int) -> dict[str, Any]:  # type: ignore[override]
-        rnd = random.Random(seed)
-        return _wrap("gen", _digest(seed, size), [rnd.randrange(10**6) for _ in range(size)])
-
-
-class Mix(_Journaled):
-    """Mixes a generator's numbers with a hub's (a tuple: stored as a pickle)."""
-
-    VERSION = "1"
-    FORMAT = "pickle"
-
-    @staticmethod
-    def compute(a: dict[str, Any], b: dict[str, Any], salt: int) -> dict[str, Any]:  # type: ignore[override]
-        hub = b["value"]
-        value = tuple(
-            (x * 31 + hub[i % len(hub)] + salt) % 1_000_003 for i, x in enumerate(a["value"])
-        )
-        return _wrap("mix", _digest(a["check"], b["check"], salt), value)
-
-
-class Total(_Journaled):
-    """Sums mixes (this job's and the previous job's)."""
-
-    VERSION = "1"
-
-    @staticmethod
-    def compute(parts: list[dict[str, Any]]) -> dict[str, Any]:  # type: ignore[override]
-        value = [sum(p["value"]) for p in parts]
-        return _wrap("total", _digest(*(p["check"] for p in parts)), value)
-
-
-def _size(seed: int) -> int:
-    return random.Random(seed * 7919).choice([50, 500, 2_000, 8_000, 30_000])
-
-
-def hub(h: int) -> Gen:
-    """Shared hub step ``h``."""
-    return Gen(seed=1_000_000 + h, size=_size(h))
-
-
-def mix(j: int) -> Mix:
-    """Job ``j``'s mix."""
-    return Mix(a=Gen(seed=j, size=_size(j)), b=hub(j % HUBS), salt=j)
-
-
-def total(j: int) -> Total:
-    """Job ``j``'s target: its mix plus the previous job's (shared with job ``j - 1``)."""
-    parts = [mix(j)] if j == 0 else [mix(j), mix(j - 1)]
-    return Total(parts=parts, step_name=f"total-{j}")
-
-
-def expected(step: Step, memo: dict[str, Any]) -> Any:
-    """The result ``step`` must have, computed here without any workspace."""
-    if step.unique_id not in memo:
-
-        def resolve(v: Any) -> Any:
-            if isinstance(v, Step):
-                return expected(v, memo)
-            if isinstance(v, list):
-                return [resolve(x) for x in v]
-            return v
-
-        compute = type(step).compute  # type: ignore[attr-defined]
-        memo[step.unique_id] = compute(**{k: resolve(v) for k, v in step.kwargs.items()})
-    return memo[step.unique_id]
-
-
-def all_steps(jobs: Iterable[int]) -> dict[str, Step]:
-    """Every step of ``jobs`` (targets and dependencies) by unique id."""
-    out: dict[str, Step] = {}
-    stack: list[Step] = [total(j) for j in jobs]
-    while stack:
-        s = stack.pop()
-        if s.unique_id not in out:
-            out[s.unique_id] = s
-            stack.extend(s.dependencies)
-    return out
-
-
-# ----- workers ---------------------------------------------------------------------------------
-def classify_run(ws: LocalWorkspace, run: Any, steps: dict[str, Step]) -> str | None:
-    """None for a run that ended COMPLETED with every row COMPLETED, else what is wrong."""
-    bad = {u: r.state for u, r in run.plan.items() if r.state is not StepState.COMPLETED}
-    if run.status is RunStatus.COMPLETED and not bad:
-        return None
-    text = f"run {run.name} ended {run.status.value}: { ({u: s.value for u, s in bad.items()}) }"
-    if bad and all(s is StepState.CRASHED and steps[u] in ws.step_cache for u, s in bad.items()):
-        return f"{CRASHED_WITH_RESULT}: {text}"
-    if run.status is RunStatus.COMPLETED and all(s is StepState.RUNNING for s in bad.values()):
-        return f"{RUNNING_ROW}: {text}"
-    return text
 
 
 def worker_main(ws_dir: str, journal: str, errors: str, spawn: int, jobs: list[int]) -> None:
@@ -233,55 +86,6 @@ def worker_main(ws_dir: str, journal: str, errors: str, spawn: int, jobs: list[i
         os.write(fd, f"{j}\n".encode())
         os.close(fd)
     os._exit(0)  # skip atexit/finalizers of the forked copy of the parent
-
-
-# ----- the storm -------------------------------------------------------------------------------
-@dataclasses.dataclass
-class StormReport:
-    """Figures and violations of one storm."""
-
-    executions: int = 0
-    """Step bodies started during the storm (the rerun's are counted apart)."""
-    completed_bodies: int = 0
-    kills: int = 0
-    kills_in_body: int = 0
-    liveness_checks: int = 0
-    """Step records read right after a kill (none may read RUNNING without a live owner)."""
-    spawns: int = 0
-    jobs: int = 0
-    max_concurrent: int = 0
-    reexecuted_steps: int = 0
-    runs: int = 0
-    crashed_runs: int = 0
-    crashed_steps: int = 0
-    crashed_with_result: int = 0
-    """Steps killed between their result and their COMPLETED record (adopted by the rerun)."""
-    dirs_without_record: int = 0
-    leftover_tmp_files: int = 0
-    storm_seconds: float = 0.0
-    rerun_seconds: float = 0.0
-    rerun_executions: int = 0
-    steps_checked: int = 0
-    violations: list[str] = dataclasses.field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        """Human-readable figures."""
-        d = dataclasses.asdict(self)
-        d["violations"] = len(self.violations)
-        return [
-            f"{k:>20}: {v:.2f}" if isinstance(v, float) else f"{k:>20}: {v}" for k, v in d.items()
-        ]
-
-
-def read_journal(path: Path) -> list[tuple[str, str, int, float]]:
-    """``(event, uid, pid, t)`` for every journal line."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        event, uid, pid, t = line.split()
-        out.append((event, uid, int(pid), float(t)))
-    return out
 
 
 def _open_bodies(journal: list[tuple[str, str, int, float]], pid: int) -> set[str]:
@@ -403,135 +207,6 @@ class Storm:
         return self.report
 
 
-# ----- verification ----------------------------------------------------------------------------
-def check_overlaps(
-    journal: list[tuple[str, str, int, float]], killed: dict[int, float], report: StormReport
-) -> None:
-    """No two executions of one step overlap in time; fills executions and max_concurrent."""
-    open_at: dict[tuple[str, int], float] = {}
-    intervals: dict[str, list[tuple[float, float, int]]] = {}
-    for event, uid, pid, t in journal:
-        if event == "start":
-            open_at[(uid, pid)] = t
-            report.executions += 1
-        else:
-            report.completed_bodies += 1
-            start = open_at.pop((uid, pid), None)
-            if start is None:
-                report.violations.append(f"journal: end of {uid} by pid {pid} without a start")
-                continue
-            intervals.setdefault(uid, []).append((start, t, pid))
-    for (uid, pid), start in open_at.items():
-        end = killed.get(pid)
-        if end is None:
-            report.violations.append(
-                f"journal: {uid} started by pid {pid}, never ended, never killed"
-            )
-            continue
-        intervals.setdefault(uid, []).append((start, end, pid))
-    edges = []
-    for uid, spans in intervals.items():
-        spans.sort()
-        report.reexecuted_steps += len(spans) > 1
-        for (s1, e1, p1), (s2, _, p2) in itertools.pairwise(spans):
-            if s2 < e1:
-                report.violations.append(
-                    f"step {uid}: body of pid {p2} started while pid {p1}'s ran"
-                )
-        edges += [(s, 1) for s, _, _ in spans] + [(e, -1) for _, e, _ in spans]
-    level = 0
-    for _, d in sorted(edges, key=lambda x: (x[0], x[1])):
-        level += d
-        report.max_concurrent = max(report.max_concurrent, level)
-
-
-def check_files(ws_dir: Path, report: StormReport) -> None:
-    """Every JSON file under the workspace parses as a versioned record; counts temp leftovers."""
-    for dirpath, dirs, files in os.walk(ws_dir):
-        tmp_dirs = [d for d in dirs if d.startswith(".tmp-")]
-        report.leftover_tmp_files += len(tmp_dirs)  # a result directory never renamed into place
-        dirs[:] = [d for d in dirs if d not in tmp_dirs]
-        for name in files:
-            path = Path(dirpath, name)
-            if name.startswith(".tmp-"):
-                report.leftover_tmp_files += 1  # a writer killed before its rename: never read
-                continue
-            data = path.read_bytes()  # every file reads
-            # Result files are the user's data, checked through the cache for COMPLETED steps.
-            if name.endswith(".json") and Path(dirpath).name != "result":
-                try:
-                    doc = json.loads(data)
-                    assert isinstance(doc, dict) and doc["format"].startswith("tango-tui.")
-                except Exception as e:  # noqa: BLE001
-                    report.violations.append(f"{path}: not a valid record: {e!r}")
-
-
-def check_records(
-    storm: Storm, steps: dict[str, Step], memo: dict[str, Any], *, final: bool
-) -> None:
-    """Steps and runs through the library and the monitor; results of completed steps."""
-    from tango_tui.monitor.source import open_source
-
-    report, ws = storm.report, LocalWorkspace(storm.ws_dir)
-    for uid in sorted(os.listdir(storm.ws_dir / "cache")):
-        if uid.startswith("."):
-            continue
-        if not (storm.ws_dir / "cache" / uid / "step.json").exists():
-            # Killed between creating the step's directory and writing its first record.
-            report.dirs_without_record += not final
-            continue
-        try:
-            info = ws.step_info(uid)
-        except Exception as e:  # noqa: BLE001
-            report.violations.append(f"step record {uid}: {e}")
-            continue
-        if info.state is StepState.CRASHED and steps[uid] in ws.step_cache:
-            # Killed between its result and its COMPLETED record: the next run that needs it
-            # adopts the result. Fine before the rerun; after it, the rerun failed to.
-            if final:
-                report.violations.append(f"{CRASHED_WITH_RESULT}: {uid} (after the final rerun)")
-            report.crashed_with_result += not final
-            continue
-        if info.state is StepState.RUNNING:
-            report.violations.append(f"step {uid} shows RUNNING after every worker died")
-        if info.state is StepState.FAILED:
-            report.violations.append(f"step {uid} FAILED: {info.error}")
-        report.crashed_steps += (info.state is StepState.CRASHED) and not final
-        if final and info.state is not StepState.COMPLETED:
-            report.violations.append(f"step {uid} is {info.state} after the final rerun")
-        if info.state is StepState.COMPLETED:
-            report.steps_checked += not final
-            try:
-                value = ws.step_cache[steps[uid]]
-            except Exception as e:  # noqa: BLE001
-                report.violations.append(
-                    f"step {uid} is COMPLETED but its result does not load: {e!r}"
-                )
-                continue
-            if not result_is_sound(value) or value != expected(steps[uid], memo):
-                report.violations.append(f"step {uid}: result damaged or wrong")
-    runs = sorted(n for n in os.listdir(storm.ws_dir / "runs") if not n.startswith(".tmp-"))
-    report.runs = len(runs) - final
-    for name in runs:
-        try:
-            run = ws.registered_run(name)
-            dict(run.steps)  # every target's record parses too
-        except Exception as e:  # noqa: BLE001
-            report.violations.append(f"run {name}: {e}")
-            continue
-        if run.status is RunStatus.RUNNING:
-            report.violations.append(f"run {name} shows RUNNING after every worker died")
-        report.crashed_runs += (run.status is RunStatus.CRASHED) and not final
-    src = open_source(storm.ws_dir)
-    rows = src.list_runs()
-    for row in rows[:50]:  # the monitor's view of the newest runs, steps overlaid
-        src.run_detail(row.name)
-    for p in src.problems:
-        report.violations.append(f"monitor: {p.path}: {p.problem}")
-    if any(r.status is RunStatus.RUNNING for r in rows):
-        report.violations.append("monitor lists a RUNNING run after every worker died")
-
-
 def verify(storm: Storm) -> None:
     """All the checks of the module docstring, and the final rerun."""
     report = storm.report
@@ -544,7 +219,7 @@ def verify(storm: Storm) -> None:
     jobs = range(storm.next_job)
     steps, memo = all_steps(jobs), dict[str, Any]()
     check_files(storm.ws_dir, report)
-    check_records(storm, steps, memo, final=False)
+    check_records(storm.ws_dir, report, steps, memo, final=False)
     before = sum(1 for e in read_journal(storm.journal) if e[0] == "start")
     os.environ[JOURNAL_ENV] = str(storm.journal)
     t = time.monotonic()
@@ -561,7 +236,7 @@ def verify(storm: Storm) -> None:
     final_problem = classify_run(storm.ws, run, steps)
     if final_problem:
         report.violations.append(f"{final_problem} (final rerun)")
-    check_records(storm, steps, memo, final=True)
+    check_records(storm.ws_dir, report, steps, memo, final=True)
     check_overlaps(read_journal(storm.journal), storm.killed, report)
     report.executions -= report.rerun_executions
     report.completed_bodies -= report.rerun_executions

@@ -17,10 +17,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def load_kill_storm() -> Any:
-    """``scripts/kill_storm.py`` as a module (registered so forked workers find it)."""
+    """``scripts/kill_storm.py`` as a module (registered so forked workers find it).
+
+    ``scripts/`` goes on ``sys.path`` first: the script imports its ``_storm_*`` modules from there.
+    """
     name = "kill_storm"
     if name in sys.modules:
         return sys.modules[name]
+    scripts = str(REPO / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
     spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "kill_storm.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
