@@ -17,7 +17,7 @@ from typing import Any
 
 from ._logread import line_start, read
 
-__all__ = ["compile_pattern", "find_line"]
+__all__ = ["compile_pattern", "count_lines", "find_line"]
 
 CHUNK = 1024 * 1024
 _OVERLAP = 4096
@@ -33,6 +33,10 @@ class _Matcher:
         raise NotImplementedError
 
     def last(self, data: bytes) -> int | None:
+        raise NotImplementedError
+
+    def line_starts(self, data: bytes, limit: int) -> list[int]:
+        """Starts of the first ``limit`` lines of ``data`` (whole lines) holding a match."""
         raise NotImplementedError
 
 
@@ -58,6 +62,20 @@ class _BytesMatcher(_Matcher):
         found = (data.lower() if self.fold else data).rfind(self.needle)
         return None if found < 0 else found
 
+    def line_starts(self, data: bytes, limit: int) -> list[int]:
+        hay = data.lower() if self.fold else data
+        out: list[int] = []
+        i = 0
+        while len(out) < limit:
+            j = hay.find(self.needle, i)
+            if j < 0:
+                break
+            out.append(hay.rfind(b"\n", 0, j) + 1)
+            i = hay.find(b"\n", j) + 1  # on with the next line
+            if i == 0:
+                break
+        return out
+
 
 class _TextMatcher(_Matcher):
     """A regular expression (or non-ASCII text ignoring case) matched on the decoded text."""
@@ -76,6 +94,26 @@ class _TextMatcher(_Matcher):
         for match in self.pattern.finditer(text):
             pass
         return None if match is None else _match_offset(data, text, match.start())
+
+    def line_starts(self, data: bytes, limit: int) -> list[int]:
+        text = data.decode("utf-8", "replace")
+        out: list[int] = []
+        char = byte = 0  # a line's start in ``text`` and in ``data`` (one \n byte per \n)
+        while len(out) < limit:
+            match = self.pattern.search(text, char)
+            if match is None:
+                break
+            before = text.rfind("\n", char, match.start())
+            line = char if before < 0 else before + 1
+            for _ in range(text.count("\n", char, line)):
+                byte = data.index(b"\n", byte) + 1
+            out.append(byte)
+            end = text.find("\n", match.start())  # on with the next line
+            if end < 0:
+                break
+            byte = data.index(b"\n", byte) + 1
+            char = end + 1
+        return out
 
 
 def compile_pattern(pattern: str, *, regex: bool, case_sensitive: bool) -> _Matcher:
@@ -183,3 +221,67 @@ def _backwards(fd: int, size: int, matcher: _Matcher, end: int, cancel: Any) -> 
         else:
             end = begin
     return None
+
+
+def count_lines(
+    fd: int,
+    size: int,
+    matcher: _Matcher,
+    start: int,
+    *,
+    limit: int,
+    found: list[int],
+    cancel: Any = None,
+) -> int:
+    """Collect the offsets of matching lines from ``start`` on, in file order, a chunk at a time.
+
+    Args:
+        fd: Open descriptor of the log.
+        size: Bytes of the file to consider.
+        matcher: From :func:`compile_pattern`.
+        start: A line start.
+        limit: Stop once ``found`` holds this many offsets.
+        found: The list the offsets are appended to (kept if the count stops early).
+        cancel: ``threading.Event`` or callable; checked between chunks.
+
+    Returns:
+        The offset the count has covered up to (a line start; ``size`` when it got to the end).
+    """
+    pos = start
+    while pos < size and len(found) < limit:
+        if _cancelled(cancel):
+            break
+        data = read(fd, pos, min(size, pos + CHUNK))
+        if not data:
+            break
+        last = data.rfind(b"\n")
+        if pos + len(data) < size and last < 0:
+            # One line longer than a chunk: ask the windowed search about that line alone.
+            end = _next_line(fd, pos + len(data), size)
+            if find_line(fd, end, matcher, pos, backwards=False, cancel=cancel) is not None:
+                found.append(pos)
+            pos = end
+            continue
+        if pos + len(data) < size:
+            data = data[: last + 1]  # whole lines only
+        hits = matcher.line_starts(data, limit - len(found))
+        found.extend(pos + i for i in hits)
+        if len(found) >= limit and hits:
+            # Covered up to the end of the last counted line.
+            nl = data.find(b"\n", hits[-1])
+            return pos + (len(data) if nl < 0 else nl + 1)
+        pos += len(data)
+    return min(pos, size)
+
+
+def _next_line(fd: int, pos: int, size: int) -> int:
+    """Start of the line after the one holding ``pos`` (``size`` if it is the last)."""
+    while pos < size:
+        data = read(fd, pos, min(size, pos + CHUNK))
+        if not data:
+            break
+        nl = data.find(b"\n")
+        if nl >= 0:
+            return pos + nl + 1
+        pos += len(data)
+    return size

@@ -15,6 +15,8 @@ Positions are byte offsets of line starts. A widget keeps the offset of its top 
     change = log.refresh()       # LogChange: appended / truncated / replaced / vanished / none
     hit = log.search("error", start, backwards=False, regex=False, case_sensitive=False,
                      cancel=event)          # -> Line | None, read in 1 MiB chunks
+    log.count_matches("error", limit=1000, found=offsets, cancel=event)  # -> offset covered
+    log.skip(offset, -20)        # the line 20 lines up, without a line count
     log.size                     # bytes known since the last open()/refresh()
     log.close()
 
@@ -49,9 +51,10 @@ from typing import Any, Self
 
 from . import _logread
 from ._logchange import ChangeKind, LogChange, LogFileError, open_fd
+from ._lognumbers import LineNumbers
 from ._logread import Line, read
 from ._logscan import LineCount
-from ._logsearch import compile_pattern, find_line
+from ._logsearch import compile_pattern, count_lines, find_line
 
 __all__ = ["ChangeKind", "Line", "LogChange", "LogFile", "LogFileError"]
 
@@ -61,10 +64,9 @@ _HEAD = 64
 """Bytes at the start of the file remembered to notice a file rewritten in place."""
 _INLINE_COUNT = 32 * 1024 * 1024
 """Appends up to this size are counted during ``refresh`` (bigger ones are left to ``scan``)."""
-_SCAN_CHUNK = 1024 * 1024
 
 
-class LogFile:
+class LogFile(LineNumbers):
     """A lazy reader of one growing log file (see the module docstring for the API tour).
 
     Args:
@@ -231,87 +233,28 @@ class LogFile:
         lines = _logread.lines_after(fd, found, 1, size)
         return lines[0] if lines else None
 
-    # -- line numbers ----------------------------------------------------------------------
-
-    def scan(self, *, cancel: Any = None, max_bytes: int | None = None) -> bool:
-        """Advance the background line count; call it from a worker thread.
-
-        Args:
-            cancel: A ``threading.Event`` or callable; checked after every 1 MiB.
-            max_bytes: Stop after about this many bytes (to work in slices); None: to the end.
+    def count_matches(
+        self,
+        pattern: str,
+        start: int = 0,
+        *,
+        limit: int,
+        found: list[int],
+        regex: bool = False,
+        case_sensitive: bool = False,
+        cancel: Any = None,
+    ) -> int:
+        """Collect the offsets of the lines matching ``pattern`` from ``start`` on (see
+        :meth:`search` for the matching rules), at most ``limit`` in ``found``.
 
         Returns:
-            True when the count has reached the end of the file as known now.
+            The offset covered up to: :attr:`size` (as it was) once every line was looked at.
         """
-        done = 0
-        while True:
-            with self._lock:
-                if self._fd is None:
-                    return False
-                fd, size, generation = self._fd, self._size, self._generation
-                cursor = self._count.cursor
-            if cursor >= size:
-                return True
-            if (max_bytes is not None and done >= max_bytes) or _is_cancelled(cancel):
-                return False
-            try:
-                data = read(fd, cursor, min(size, cursor + _SCAN_CHUNK))
-            except OSError:
-                if generation != self._generation:
-                    continue  # the file was replaced under us; start on the new one
-                raise
-            with self._lock:
-                if generation != self._generation or self._count.cursor != cursor:
-                    continue
-                self._count.feed(data, cursor)
-            done += len(data)
-
-    @property
-    def scan_progress(self) -> float:
-        """How much of the file the line count has covered, 0.0 to 1.0."""
-        return 1.0 if self._size == 0 else min(1.0, self._count.cursor / self._size)
-
-    @property
-    def line_count(self) -> int | None:
-        """The exact number of lines once :meth:`scan` has reached the end, else None."""
-        with self._lock:
-            return self._count.lines if self._count.cursor >= self._size else None
-
-    @property
-    def approx_line_count(self) -> int:
-        """The line count if known, else an estimate from what has been read so far."""
-        with self._lock:
-            count, size = self._count, self._size
-            if count.cursor >= size:
-                return count.lines
-            if count.newlines:
-                return max(count.lines, round(count.newlines * size / count.cursor))
-            nbytes, nlines = self._sample
-            if nlines:
-                return max(1, round(nlines * size / max(1, nbytes)))
-            return 1 if size else 0
-
-    def line_number_of(self, offset: int) -> int | None:
-        """1-based number of the line containing ``offset``, if the count has got that far."""
-        with self._lock:
-            fd, count = self._fd, self._count
-            if fd is None or offset > count.cursor or offset < 0:
-                return None
-            index, pos = count.checkpoint_before(offset)
-        return index + 1 + _count_newlines(fd, pos, offset)
-
-    def offset_of_line(self, number: int) -> int | None:
-        """Offset of 1-based line ``number`` (clamped to 1), if the count has got that far."""
-        index = max(1, number) - 1
-        with self._lock:
-            fd, count, size = self._fd, self._count, self._size
-            if fd is None or index >= count.lines:
-                return None
-            index_pos = count.checkpoint_of_line(index)
-        if index_pos is None:
-            return None
-        at, pos = index_pos
-        return _logread.skip_lines(fd, pos, index - at, size)
+        compiled = compile_pattern(pattern, regex=regex, case_sensitive=case_sensitive)
+        fd, size = self._snapshot()
+        return count_lines(
+            fd, size, compiled, max(0, start), limit=limit, found=found, cancel=cancel
+        )
 
     # -- following -------------------------------------------------------------------------
 
@@ -378,19 +321,3 @@ class LogFile:
                 count.feed(data, old)  # keep a finished count finished
         self._size = new
         return LogChange(ChangeKind.APPENDED, new, old, reread_from, new_lines)
-
-
-def _is_cancelled(cancel: Any) -> bool:
-    if cancel is None:
-        return False
-    return bool(cancel()) if callable(cancel) else bool(cancel.is_set())
-
-
-def _count_newlines(fd: int, start: int, end: int) -> int:
-    """Line breaks in ``[start, end)``, read in 1 MiB pieces."""
-    total = 0
-    while start < end:
-        stop = min(end, start + _SCAN_CHUNK)
-        total += read(fd, start, stop).count(b"\n")
-        start = stop
-    return total

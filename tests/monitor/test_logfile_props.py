@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tango_tui.monitor import _logread, _logscan, _logsearch, logfile
+from tango_tui.monitor import _lognumbers, _logread, _logscan, _logsearch, logfile
 from tango_tui.monitor._logtext import cut_utf8, display_text
 from tango_tui.monitor.logfile import LogFile
 
@@ -59,7 +59,7 @@ def block_sizes(small: bool) -> Iterator[int]:
             (_logread, "DISPLAY_LIMIT", 20),
             (_logsearch, "CHUNK", 24),
             (_logsearch, "_OVERLAP", 8),
-            (logfile, "_SCAN_CHUNK", 7),
+            (_lognumbers, "SCAN_CHUNK", 7),
             (_logscan, "_SUB", 5),
         ]:
             stack.enter_context(mock.patch.object(target, name, value))
@@ -139,6 +139,10 @@ def test_reader_matches_naive(workdir: Path, small: bool, data: bytes, pick) -> 
             assert log.line_number_of(pick.randrange(r[0], r[1])) == number
             assert log.offset_of_line(number) == r[0]
         assert log.offset_of_line(n + 1) is None
+        # Moving by a number of lines without the count ("+N"/"-N"), clamped at both ends.
+        if n:
+            i, k = pick.randrange(n), pick.randint(-n - 1, n + 1)
+            assert log.skip(ref[i][0], k) == ref[max(0, min(n - 1, i + k))][0]
 
 
 def search_ref(ref, pattern: re.Pattern[str], start: int, backwards: bool) -> int | None:
@@ -188,3 +192,13 @@ def test_search_matches_naive(
             needle, start, backwards=backwards, regex=regex, case_sensitive=case_sensitive
         )
         assert (got.offset if got else None) == want
+        # Counting the matching lines ("match k of m"), capped at `limit`.
+        hits = [r[0] for r in ref if compiled.search(r[4].decode("utf-8", "replace"))]
+        cap = pick.randint(1, len(hits) + 2)
+        found: list[int] = []
+        covered = log.count_matches(
+            needle, start, limit=cap, found=found, regex=regex, case_sensitive=case_sensitive
+        )
+        after = [h for h in hits if h >= start]
+        assert found == after[:cap]
+        assert covered == len(data) or (len(found) == cap and covered > found[-1])
