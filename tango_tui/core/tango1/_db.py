@@ -139,7 +139,7 @@ class StepInfoTable:
         return self.snapshot
 
     # ----- reading ----------------------------------------------------------------------------
-    def _read_rows(self) -> list[tuple[str, bytes]] | None:
+    def _read_rows(self) -> list[tuple[object, object]] | None:
         """All rows, read in one short transaction; None (with a problem noted) on failure."""
         self._db_problems = []
         deadline = time.monotonic() + self.busy_deadline
@@ -156,7 +156,10 @@ class StepInfoTable:
                         time.sleep(pause)
                         pause = min(pause * 2, 0.1)
                         continue
-                    self._note(None, f"database stayed busy (a writer holds it): {e}; showing the last good read")
+                    self._note(
+                        None,
+                        f"database stayed busy (a writer holds it): {e}; showing the last good read",
+                    )
                     return None
                 if name == "SQLITE_READONLY_ROLLBACK" or self._hot_journal():
                     self._note(
@@ -174,11 +177,12 @@ class StepInfoTable:
                 self._note(None, f"not a readable sqlite database: {e}")
                 return None
 
-    def _select_all(self) -> list[tuple[str, bytes]]:
+    def _select_all(self) -> list[tuple[object, object]]:
         # timeout=0: a busy database fails at once and we retry on our own terms, so we never sit
         # on a SHARED lock while waiting. The connection is closed right after the one SELECT.
-        conn = sqlite3.connect(_uri(self.path), uri=True, timeout=0, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            _uri(self.path), uri=True, timeout=0, isolation_level=None, check_same_thread=False
+        )
         try:
             return conn.execute('SELECT key, value FROM "unnamed"').fetchall()
         finally:
@@ -191,21 +195,24 @@ class StepInfoTable:
             return False
 
     # ----- decoding ---------------------------------------------------------------------------
-    def _apply(self, raw: list[tuple[str, bytes]]) -> None:
+    def _apply(self, raw: list[tuple[object, object]]) -> None:
         seen: set[str] = set()
-        for key, blob in raw:
-            key = str(key)
+        for raw_key, value in raw:
+            key = str(raw_key)
             seen.add(key)
-            if isinstance(blob, str):
-                blob = blob.encode("latin-1", "replace")
-            digest = hashlib.blake2b(blob or b"", digest_size=16).digest()
+            blob, bad = _as_blob(value)
+            digest = hashlib.blake2b(blob, digest_size=16).digest()
             if self._hashes.get(key) == digest:
                 continue
             self._hashes[key] = digest
             self.snapshot.changed.add(key)
             self._row_problems.pop(key, None)
+            if bad is not None:
+                self.snapshot.rows.pop(key, None)
+                self._row_problems[key] = Problem(str(self.path), key, bad)
+                continue
             try:
-                self.snapshot.rows[key] = restricted_loads(blob or b"", path=self.path, key=key)
+                self.snapshot.rows[key] = restricted_loads(blob, path=self.path, key=key)
             except UnsafePickleError as e:
                 logger.warning("%s", e)
                 self.snapshot.rows.pop(key, None)
@@ -227,3 +234,20 @@ class StepInfoTable:
         problems = list(self._db_problems)
         problems.extend(self._row_problems[k] for k in sorted(self._row_problems))
         self.snapshot.problems = problems
+
+
+def _as_blob(value: object) -> tuple[bytes, str | None]:
+    """The bytes of a row's value, and why it cannot be a record when it cannot.
+
+    sqlite keeps a value's own type whatever the column says: a row written by something other
+    than Tango may hold a number, which no pickle is (its repr is hashed, to notice changes).
+    """
+    if value is None:
+        return b"", None
+    if isinstance(value, bytes):
+        return value, None
+    if isinstance(value, str):
+        return value.encode("latin-1", "replace"), None
+    return repr(
+        value
+    ).encode(), f"unreadable record: sqlite holds a number ({value!r}), not a pickle"

@@ -37,8 +37,9 @@ def test_only_the_changed_row_is_decoded(tango_ws: Path) -> None:
     before = {uid: id(ws.table.snapshot.rows[uid]) for uid in ws.table.snapshot.rows}
     key = "AfterFail-3m2MaBpqrCbHQpvPYQrU5pgKXLGdDZK1"
     # Make the step "failed" by rewriting its pickle the way Tango would (name a new step name).
-    _rewrite_row(tango_ws / "stepinfo.sqlite", key,
-                 lambda b: b.replace(b"after_broken", b"after_brokeX"))
+    _rewrite_row(
+        tango_ws / "stepinfo.sqlite", key, lambda b: b.replace(b"after_broken", b"after_brokeX")
+    )
     assert ws.refresh() == {key}
     after = {uid: id(ws.table.snapshot.rows[uid]) for uid in ws.table.snapshot.rows}
     assert [u for u in before if before[u] != after[u]] == [key]
@@ -70,9 +71,15 @@ def test_busy_database_keeps_the_last_good_snapshot(tango_ws: Path) -> None:
     db_path = tango_ws / "stepinfo.sqlite"
     table = StepInfoTable(db_path, busy_deadline=0.2)
     assert len(table.refresh().rows) == 13
-    _rewrite_row(db_path, "AfterFail-3m2MaBpqrCbHQpvPYQrU5pgKXLGdDZK1", lambda b: b)  # touch: new signature
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_WRITE, str(db_path), "commit"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    _rewrite_row(
+        db_path, "AfterFail-3m2MaBpqrCbHQpvPYQrU5pgKXLGdDZK1", lambda b: b
+    )  # touch: new signature
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE, str(db_path), "commit"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_line(proc, "holding")
         snap = table.refresh()
@@ -111,8 +118,12 @@ WRITER = textwrap.dedent(
 def test_reader_never_blocks_tangos_writer(tango_ws: Path) -> None:
     db_path = tango_ws / "stepinfo.sqlite"
     table = StepInfoTable(db_path)
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db_path), "200"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db_path), "200"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     reads = 0
     try:
         while proc.poll() is None:
@@ -126,8 +137,10 @@ def test_reader_never_blocks_tangos_writer(tango_ws: Path) -> None:
     assert proc.returncode == 0, err  # "database is locked" would have failed a commit
     worst_commit = float(out.strip())
     # A figure, not an assertion on time: the proof is that no commit failed.
-    print(f"\n[tango1] {reads} refreshes ({table.reads} real reads) during 200 commits; "
-          f"slowest writer commit {worst_commit * 1000:.1f} ms")
+    print(
+        f"\n[tango1] {reads} refreshes ({table.reads} real reads) during 200 commits; "
+        f"slowest writer commit {worst_commit * 1000:.1f} ms"
+    )
     assert table.reads > 1
     snap = table.refresh()
     assert {f"W-{i}" for i in range(50)} <= set(snap.rows)
@@ -169,7 +182,9 @@ def test_changes_seen_by_other_reads_still_reach_refresh(tango_ws: Path) -> None
     ws = TangoWorkspace(tango_ws)
     assert len(ws.refresh()) == 13
     key = "AfterFail-3m2MaBpqrCbHQpvPYQrU5pgKXLGdDZK1"
-    _rewrite_row(tango_ws / "stepinfo.sqlite", key, lambda b: b.replace(b"after_broken", b"after_brokeY"))
+    _rewrite_row(
+        tango_ws / "stepinfo.sqlite", key, lambda b: b.replace(b"after_broken", b"after_brokeY")
+    )
     assert ws.step_info(key).step_name == "after_brokeY"  # this read already saw the change...
     assert ws.refresh() == {key}  # ...and the poller still hears of it
     assert ws.refresh() == set()
@@ -201,7 +216,9 @@ def test_reads_from_several_threads(tango_ws: Path) -> None:
         for i in range(30):  # rows appear and change while the readers read
             db = sqlite3.connect(tango_ws / "stepinfo.sqlite")
             with db:
-                (blob,) = db.execute("SELECT value FROM unnamed WHERE key LIKE 'AfterFail%'").fetchone()
+                (blob,) = db.execute(
+                    "SELECT value FROM unnamed WHERE key LIKE 'AfterFail%'"
+                ).fetchone()
                 db.execute("INSERT OR REPLACE INTO unnamed VALUES (?, ?)", (f"AfterFail-{i}", blob))
             db.close()
     finally:
@@ -210,3 +227,26 @@ def test_reads_from_several_threads(tango_ws: Path) -> None:
             t.join(timeout=30)
     assert not errors
     assert len(ws.all_step_infos()) == 13 + 30
+
+
+def test_rows_of_every_sqlite_type_are_problems_not_a_crash(tango_ws: Path) -> None:
+    """sqlite keeps each value's own type: a number where a pickle belongs names the row."""
+    db = sqlite3.connect(tango_ws / "stepinfo.sqlite")
+    with db:
+        rows = [("Int-1", 5), ("Real-1", 2.5), ("Text-1", "text"), ("Null-1", None), (7, b"x")]
+        db.executemany("INSERT INTO unnamed VALUES (?, ?)", rows)
+    db.close()
+    ws = TangoWorkspace(tango_ws)
+    assert len(ws.all_step_infos()) == 13  # every real record still reads
+    problems = {p.key: p.message for p in ws.problems}
+    assert set(problems) == {"Int-1", "Real-1", "Text-1", "Null-1", "7"}
+    assert "sqlite holds a number (5)" in problems["Int-1"]
+    assert "sqlite holds a number (2.5)" in problems["Real-1"]
+    assert all(str(tango_ws / "stepinfo.sqlite") == p.path for p in ws.problems)
+    # A number changed to another is noticed (its repr is what the change check hashes).
+    db = sqlite3.connect(tango_ws / "stepinfo.sqlite")
+    with db:
+        db.execute("UPDATE unnamed SET value = 6 WHERE key = 'Int-1'")
+    db.close()
+    assert ws.refresh() >= {"Int-1"}
+    assert "sqlite holds a number (6)" in {p.key: p.message for p in ws.problems}["Int-1"]
