@@ -39,13 +39,20 @@ from typing import Any
 from ._errors import RecordError
 
 FORMAT_VERSION = 1
-"""The version of every record this code writes. Readers accept versions <= this."""
+"""The version of the records this code writes, unless ``NEWEST_VERSIONS`` says otherwise."""
 
 WORKSPACE_FORMAT = "tango-tui.workspace"
 STEP_FORMAT = "tango-tui.step"
 RUN_FORMAT = "tango-tui.run"
 RESULT_FORMAT = "tango-tui.result"
 PROGRESS_FORMAT = "tango-tui.progress"
+
+NEWEST_VERSIONS = {RESULT_FORMAT: 2}
+"""Per record kind, the newest version this code reads (and may write), where it is not 1.
+
+Result markers (``tango-tui.result``) are version 2 when they carry a small result inline
+(``"inline"``) instead of naming a file in ``result/``; file-backed markers are still written as
+version 1, so older tango-tui versions read them, and refuse an inline one by its version."""
 
 MARKER_FILE = "tango-tui.json"
 CACHE_DIR = "cache"
@@ -162,15 +169,17 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
     fsynced unless ``fsync=False``), then renamed over ``path``. On any error the temporary file
     is removed and the old file is left untouched.
     """
-    path = Path(path)
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    path = os.fspath(path)
+    head, name = os.path.split(path)
+    tmp = os.path.join(head, f"{TMP_PREFIX}{name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        try:
+            write_all(fd, data)
             if fsync:
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -180,9 +189,16 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
         raise
 
 
-def dump_record(kind: str, body: dict[str, Any]) -> bytes:
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written (a plain file takes it in one call)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def dump_record(kind: str, body: dict[str, Any], *, version: int = FORMAT_VERSION) -> bytes:
     """Encode a record body under a versioned envelope."""
-    doc = {"format": kind, "version": FORMAT_VERSION}
+    doc: dict[str, Any] = {"format": kind, "version": version}
     doc.update(body)
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -207,7 +223,9 @@ def parse_record(path: str | os.PathLike[str], raw: bytes, kind: str) -> dict[st
     except UnicodeDecodeError:
         raise RecordError(path, "record is not UTF-8 text") from None
     except json.JSONDecodeError as e:
-        raise RecordError(path, f"record is not valid JSON (torn or garbage): {e.msg} (byte {e.pos})") from None
+        raise RecordError(
+            path, f"record is not valid JSON (torn or garbage): {e.msg} (byte {e.pos})"
+        ) from None
     if not isinstance(doc, dict):
         raise RecordError(path, f"record is a JSON {type(doc).__name__}, not an object")
     fmt = doc.get("format")
@@ -216,9 +234,10 @@ def parse_record(path: str | os.PathLike[str], raw: bytes, kind: str) -> dict[st
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise RecordError(path, f"record has no integer version (got {version!r})")
-    if version > FORMAT_VERSION:
+    newest = NEWEST_VERSIONS.get(kind, FORMAT_VERSION)
+    if version > newest:
         raise RecordError(
-            path, f"record version {version} is newer than this tango-tui understands ({FORMAT_VERSION})"
+            path, f"record version {version} is newer than this tango-tui understands ({newest})"
         )
     if version < 1:
         raise RecordError(path, f"record version {version} is not a valid version")

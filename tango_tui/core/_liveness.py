@@ -59,10 +59,19 @@ def pid_start_time(pid: int) -> int | None:
         return None
 
 
+_OWNER: Owner | None = None
+
+
 def current_owner() -> Owner:
-    """The Owner record describing this process."""
+    """The Owner record describing this process (built once per process; a forked child rebuilds it)."""
+    global _OWNER
     pid = os.getpid()
-    return Owner(host=hostname(), pid=pid, pid_start=pid_start_time(pid), boot_id=boot_id())
+    owner = _OWNER
+    if owner is None or owner.pid != pid:
+        owner = _OWNER = Owner(
+            host=hostname(), pid=pid, pid_start=pid_start_time(pid), boot_id=boot_id()
+        )
+    return owner
 
 
 def lock_is_held(lock_path: str | os.PathLike[str]) -> bool | None:
@@ -90,7 +99,9 @@ def lock_is_held(lock_path: str | os.PathLike[str]) -> bool | None:
         os.close(fd)
 
 
-def owner_is_alive(owner: Owner | None, lock_path: str | os.PathLike[str] | None = None) -> bool | None:
+def owner_is_alive(
+    owner: Owner | None, lock_path: str | os.PathLike[str] | None = None
+) -> bool | None:
     """Whether the process described by ``owner`` is still running.
 
     Returns True or False when that can be decided, None when it cannot (no owner recorded and

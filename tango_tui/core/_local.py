@@ -31,30 +31,24 @@ import os
 import re
 import secrets
 import shutil
-import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import ParseResult, parse_qs
 
 from . import _step_locks as step_locks
-from ._environment import collect_environment, collect_platform
 from ._errors import RecordError, StepStateError, WorkspaceError
 from ._format import (
     MARKER_FILE,
-    PROGRESS_FILE,
-    STEP_FORMAT,
-    STEP_RECORD,
     TMP_PREFIX,
     WORKSPACE_FORMAT,
     Layout,
     read_record,
     write_record,
 )
-from ._liveness import current_owner
 from ._local_cache import LocalStepCache
 from ._local_output import OutputMixin
 from ._local_runs import RunsMixin
+from ._local_steps import TransitionsMixin
 from ._model import StepInfo, StepState, dt_to_json, utc_now
 from ._names import is_component, step_uid
 from ._run_records import list_dir_names
@@ -74,7 +68,7 @@ def _open_local(path: str, read_only: bool) -> LocalWorkspace:
 
 
 @Workspace.register("local")
-class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
+class LocalWorkspace(TransitionsMixin, RunsMixin, OutputMixin, Workspace):
     """A workspace in a local (or NFS) directory.
 
     Args:
@@ -181,33 +175,6 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
         return self._cache
 
     # ----- step records -------------------------------------------------------------------
-    def _read_info(self, uid: str) -> StepInfo:
-        """The stored record, without liveness (FileNotFoundError if absent)."""
-        # A string path: this runs once per step in listings of thousands.
-        path = os.path.join(self._cache_str, uid, STEP_RECORD)
-        doc = read_record(path, STEP_FORMAT)
-        try:
-            info = StepInfo.from_json_dict(doc.get("step"))  # type: ignore[arg-type]
-        except (TypeError, ValueError) as e:
-            raise RecordError(path, f"step record is malformed: {e}") from None
-        if info.unique_id != uid:
-            raise RecordError(path, f"step record is for {info.unique_id!r}, not {uid!r}")
-        return info
-
-    def _write_info(self, info: StepInfo, *, fsync: bool = False) -> None:
-        # Step records are not fsynced: ``write_record``'s rename already keeps a torn record from
-        # ever being seen, and no guarantee needs a record to survive a power cut. A lost RUNNING,
-        # FAILED or COMPLETED record reads as the attempt before it, or as a RUNNING attempt of a
-        # dead owner (CRASHED, another boot id); a result stored before a lost COMPLETED record is
-        # adopted by the next run. What must survive (the result before its COMPLETED record) is
-        # fsynced by LocalStepCache before the record is written.
-        write_record(
-            self.layout.step_record(info.unique_id),
-            STEP_FORMAT,
-            {"step": info.to_json_dict()},
-            fsync=fsync,
-        )
-
     def _apply_liveness(self, info: StepInfo) -> StepInfo:
         if info.state is StepState.RUNNING:  # only a running record needs (and pays for) a probe
             info.crashed = step_locks.crashed_reason(info, self.layout.step_lock(info.unique_id))
@@ -233,163 +200,6 @@ class LocalWorkspace(RunsMixin, OutputMixin, Workspace):
                 raise KeyError(f"no step {uid!r} in workspace {self.dir}") from None
             return step.make_step_info()
         return self._apply_liveness(info)
-
-    # ----- transitions --------------------------------------------------------------------
-    def step_starting(self, step: Step) -> None:
-        """Take the step's lock and record a new RUNNING attempt.
-
-        Raises:
-            StepStateError: If the step is running (its lock is held) or COMPLETED.
-        """
-        self._writable("start a step")
-        uid = step_uid(step)
-        lock_path = self.layout.step_lock(uid)
-        if step_locks.holds(lock_path):
-            raise StepStateError(step, StepState.RUNNING, "it is already running in this process")
-        self.layout.step_dir(uid).mkdir(parents=True, exist_ok=True)
-        lock = step_locks.try_acquire(lock_path)
-        if lock is None:
-            who = ""
-            with contextlib.suppress(OSError, RecordError):
-                owner = self._read_info(uid).owner
-                if owner is not None:
-                    who = f" (pid {owner.pid} on host {owner.host})"
-            raise StepStateError(step, StepState.RUNNING, f"another process is running it{who}")
-        try:
-            previous = self._previous_attempt(uid)
-            if previous is not None and previous.state is StepState.COMPLETED:
-                raise StepStateError(step, StepState.COMPLETED, "it has already completed")
-            info = step.make_step_info()
-            info.attempt = (previous.attempt if previous is not None else 0) + 1
-            info.start_time = utc_now()
-            info.owner = current_owner()
-            info.platform = collect_platform()
-            info.environment = collect_environment()
-            active = self._active.get(uid)
-            info.log_file = self.layout.relative(active) if active is not None else None
-            progress_dir = active.parent.parent if active is not None else self.layout.step_dir(uid)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(progress_dir / PROGRESS_FILE)  # the previous attempt's
-            # Not fsynced (see _write_info): after a power cut, losing a RUNNING record only means
-            # the step reads as not started, which is true enough (its process is gone too).
-            self._write_info(info)
-        except BaseException:
-            lock.release()
-            raise
-        self._failed_in_finish.pop(uid, None)
-        self._running[uid] = info
-        step_locks.remember(lock_path, lock)
-
-    def _previous_attempt(self, uid: str) -> StepInfo | None:
-        # Called with the lock held: whatever the record says, nobody else is executing the step.
-        try:
-            return self._read_info(uid)
-        except FileNotFoundError:
-            return None
-        except RecordError as e:
-            logger.warning("replacing a damaged step record: %s", e)
-            return None
-
-    def _holds(self, uid: str) -> bool:
-        """Whether this process is executing the step (holds its lock)."""
-        return step_locks.holds(self.layout.step_lock(uid))
-
-    def _release(self, uid: str) -> None:
-        self._running.pop(uid, None)
-        step_locks.release(self.layout.step_lock(uid))
-
-    def _check_running_here(self, step: Step, action: str) -> None:
-        """Raise StepStateError unless this process is executing ``step``."""
-        if not self._holds(step_uid(step)):
-            info = self.step_info(step)
-            context = f"cannot {action} a step that is not running"
-            if info.state is StepState.RUNNING:
-                context = f"cannot {action} a step another process is running"
-            raise StepStateError(step, info.state, context)
-
-    def _running_info(self, step: Step) -> StepInfo:
-        """The RUNNING record of a step this process executes (called with its lock held)."""
-        uid = step_uid(step)
-        info = self._running.get(uid)
-        if info is not None:
-            return info
-        try:  # started through another LocalWorkspace object of this process
-            return self._read_info(uid)
-        except (OSError, RecordError) as e:
-            logger.warning("step %s: its running record is unreadable (%s); rewriting it", uid, e)
-            info = step.make_step_info()
-            info.start_time, info.owner, info.attempt = utc_now(), current_owner(), 1
-            return info
-
-    def step_finished(self, step: Step, result: T) -> T:
-        """Store the result (if cacheable), then record COMPLETED; returns the result.
-
-        A failure while storing the result (disk full, I/O error, unpicklable value) records the
-        step FAILED with that error and re-raises it: a step is never COMPLETED without its result.
-
-        Raises:
-            StepStateError: If this process is not running the step.
-        """
-        self._writable("finish a step")
-        uid = step_uid(step)
-        self._check_running_here(step, "finish")
-        try:
-            info = self._running_info(step)
-            if step.cache_results:
-                if isinstance(result, Iterator):
-                    materialised = list(result)
-                    result = iter(materialised)  # type: ignore[assignment]
-                    stored: Any = materialised
-                else:
-                    stored = result
-                try:
-                    self._cache[step] = stored
-                except BaseException as e:
-                    self._record_failure(info, e)
-                    self._failed_in_finish[uid] = e
-                    raise
-                info.result_location = self.layout.relative(self.layout.result_dir(uid))
-            info.end_time = utc_now()
-            try:
-                self._write_info(info)
-            except BaseException as e:
-                self._record_failure(info, e)
-                self._failed_in_finish[uid] = e
-                raise
-        finally:
-            self._release(uid)
-        return result
-
-    def _record_failure(self, info: StepInfo, e: BaseException) -> None:
-        info.end_time = utc_now()
-        info.error = f"{type(e).__name__}: {e}"
-        info.traceback = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-        info.result_location = None
-        try:
-            self._write_info(info)
-        except OSError as e2:
-            logger.error("could not record the failure of step %s: %s", info.unique_id, e2)
-
-    def step_failed(self, step: Step, e: BaseException) -> None:
-        """Record the error and traceback of a failed execution.
-
-        Raises:
-            StepStateError: If this process is not running the step.
-        """
-        self._writable("fail a step")
-        uid = step_uid(step)
-        if not self._holds(uid):
-            # step_finished already recorded this very failure (e.g. ENOSPC storing the result).
-            already = self._failed_in_finish.get(uid)
-            if already is not None and (
-                e is already or e.__cause__ is already or e.__context__ is already
-            ):
-                return
-        self._check_running_here(step, "fail")
-        try:
-            self._record_failure(self._running_info(step), e)
-        finally:
-            self._release(uid)
 
     def remove_step(self, step_unique_id: str) -> None:
         """Remove a step's directory (record, result, logs, work dir).

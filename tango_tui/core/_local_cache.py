@@ -1,24 +1,52 @@
 """Step results on disk: :class:`LocalStepCache`.
 
-A result lives in ``<cache dir>/<uid>/result/`` (one ``data.json`` or ``data.pkl`` file, encoded by
-the codecs of :mod:`tango_tui.core._cache`) and is *published* by ``<uid>/result.json``, written
-last. Writing goes: result files into a fresh temporary directory, fsync the file, rename the directory
-to ``result/``, write the marker (atomically, its content fsynced), then fsync the step directory.
-A process crash at any moment leaves either no marker (no result) or a marker with its whole result
-(renames are ordered). The marker also carries each file's size and SHA-256, which reading checks, so
-even a power cut on a filesystem that reorders the two renames cannot pass off a partial result.
+A result is *published* by its marker ``<cache dir>/<uid>/result.json``, written last. Two layouts:
 
-Durability (power loss) costs three fsyncs per stored result, each protecting one thing the
-COMPLETED step record (written after ``__setitem__`` returns, not fsynced) relies on:
+* inline (marker version 2): a JSON result of at most :data:`INLINE_LIMIT` bytes sits in the
+  marker itself (``"inline"``, with its SHA-256). Writing: the marker to a temporary file, rename
+  it to ``result.json``, fsync it. One file, one flush.
+* a result directory (marker version 1, the only layout before inline results; still read, and
+  still written for pickled and larger results): ``<uid>/result/`` holds one ``data.json`` or
+  ``data.pkl`` (the codecs of :mod:`tango_tui.core._cache`). Writing: the file into a fresh
+  temporary directory, fsync it, rename the directory to ``result/``, then the marker as above.
+  The marker carries the file's size and SHA-256, which reading checks.
 
-1. the data file, before the marker that vouches for it;
-2. the marker's content, before anything (the COMPLETED record) relies on it;
-3. the step directory, after both renames, so they are on disk before the COMPLETED record is
-   even written: that record can never survive a power cut that its result and marker did not.
+A process crash at any moment leaves either no marker (no result) or a marker with its whole
+result (the marker is renamed into place last, whole). Durability (power loss) costs one fsync
+per stored result (two with a result directory), all before the COMPLETED step record (written
+after :meth:`LocalStepCache.store` returns, not fsynced) exists:
+
+1. (result directory only) the data file, before the marker that vouches for it is written;
+2. the marker, *after* its rename. This one flush covers the marker's content, its rename and
+   the earlier ``result/`` rename, which is what a separate fsync of the step directory used to
+   do. Why that holds where workspaces live:
+
+   * ext4 (journalled) and XFS: a rename logs the renamed inode (its ctime changes), and fsync of
+     a file commits the journal up to that inode's last transaction; the journal commits in
+     order, so every earlier metadata change (the ``result/`` rename, the step directory) is
+     durable too.
+   * NFS: the server commits a RENAME to stable storage before it replies (RFC 1813/7530), so
+     both renames are durable when they return; the fsync (NFS COMMIT) makes the marker's data
+     durable.
+   * btrfs: fsync logs the marker under its new name but perhaps not the ``result/`` rename; a
+     power cut then may keep a marker whose ``result/`` is missing. That is detected (the file is
+     missing, never wrong), and the COMPLETED record cannot have survived it: it was never
+     fsynced, so it only reaches the disk in a transaction commit, which is atomic and includes
+     the earlier ``result/`` rename. A marker without a COMPLETED record is only ever *adopted*
+     after reading the result, and a missing result file makes the step run again.
+
+   On ext2/ext4 without a journal nothing is ordered and no flush order would help; such a
+   filesystem loses whole directories on a power cut anyway.
+
+If the flush fails, the marker is removed again before the error propagates.
+
+A step is therefore never COMPLETED without its whole result, even across a power cut: the
+COMPLETED record is written after both flushes returned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
@@ -30,7 +58,15 @@ from typing import Any
 
 from ._cache import StepCache, decode_result, encode_result
 from ._errors import RecordError
-from ._format import RESULT_DIR, RESULT_FORMAT, RESULT_MARKER, TMP_PREFIX, read_record, write_record
+from ._format import (
+    RESULT_DIR,
+    RESULT_FORMAT,
+    RESULT_MARKER,
+    TMP_PREFIX,
+    dump_record,
+    read_record,
+    write_all,
+)
 from ._model import StepInfo, dt_to_json, utc_now
 
 logger = logging.getLogger(__name__)
@@ -56,6 +92,53 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def _write_marker(path: str, data: bytes) -> None:
+    """Write a marker atomically, then fsync it after its rename (fsync 2/2, see the docstring).
+
+    If that flush fails the marker is removed again: a marker that may not survive a power cut
+    must not vouch for a result the caller is about to record as COMPLETED.
+    """
+    head, name = os.path.split(path)
+    tmp = os.path.join(head, f"{TMP_PREFIX}{name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            write_all(fd, data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        try:
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+    finally:
+        os.close(fd)
+
+
+INLINE_LIMIT = 16 * 1024
+"""Results whose JSON encoding is at most this many bytes (and valid UTF-8) are kept inline in
+their marker: one file and one flush instead of a directory, two files and two flushes."""
+
+
+def _inline_text(fmt: str, data: bytes) -> str | None:
+    if fmt != "json" or len(data) > INLINE_LIMIT:
+        return None
+    try:
+        return data.decode("utf-8")  # strict: a lone surrogate (surrogatepass) stays in a file
+    except UnicodeDecodeError:
+        return None
+
+
+def _trash_name(step_dir: str) -> str:
+    return os.path.join(
+        step_dir, f"{TMP_PREFIX}old-{RESULT_DIR}.{os.getpid()}.{secrets.token_hex(4)}"
+    )
+
+
 def _unique_id(step_or_info: Any) -> str:
     uid = getattr(step_or_info, "unique_id", None)
     if not isinstance(uid, str) or not uid or "/" in uid or uid in (".", ".."):
@@ -78,6 +161,7 @@ class LocalStepCache(StepCache):
 
     def __init__(self, dir: str | os.PathLike[str]):
         self.dir = Path(dir)
+        self._dir_str = os.fspath(self.dir)
 
     def __repr__(self) -> str:
         return f"LocalStepCache({str(self.dir)!r})"
@@ -96,6 +180,10 @@ class LocalStepCache(StepCache):
         body = doc.get("result")
         if not isinstance(body, dict) or not isinstance(body.get("format"), str):
             raise RecordError(path, "result marker has no 'result' object with a 'format'")
+        if "inline" in body and doc["version"] >= 2:
+            if not isinstance(body["inline"], str):
+                raise RecordError(path, "result marker's 'inline' result is not a string")
+            return body
         files = body.get("files")
         if not isinstance(files, list) or len(files) != 1 or not isinstance(files[0], dict):
             raise RecordError(path, "result marker must list exactly one result file")
@@ -133,15 +221,22 @@ class LocalStepCache(StepCache):
             body = self._read_marker(uid)
         except FileNotFoundError:
             raise KeyError(f"no cached result for step {uid!r} in {self.dir}") from None
-        entry = body["files"][0]
-        path = self.dir / uid / RESULT_DIR / entry["name"]
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise RecordError(path, "result file is missing although its marker exists") from None
-        except OSError as e:
-            raise RecordError(path, f"cannot read result file: {e.strerror or e}") from None
+        if "inline" in body:
+            path = self._marker(uid)
+            entry = body
+            data = body["inline"].encode("utf-8")
+        else:
+            entry = body["files"][0]
+            path = self.dir / uid / RESULT_DIR / entry["name"]
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                raise RecordError(
+                    path, "result file is missing although its marker exists"
+                ) from None
+            except OSError as e:
+                raise RecordError(path, f"cannot read result file: {e.strerror or e}") from None
         if entry.get("size") is not None and entry["size"] != len(data):
             raise RecordError(
                 path, f"result file has {len(data)} bytes, its marker says {entry['size']}"
@@ -165,24 +260,47 @@ class LocalStepCache(StepCache):
             OSError: A write failed (disk full, I/O error); the message names the step and path,
                 ``errno`` is the original one. Nothing is published in that case.
         """
+        self.store(step, value)
+
+    def store(self, step: Any, value: Any) -> str:
+        """Store ``value`` as the result of ``step``, as ``__setitem__`` does.
+
+        Returns:
+            Where the result is, relative to the step's directory: ``result.json`` for a result
+            kept inline in its marker, ``result`` for a result directory.
+        """
         uid = _unique_id(step)
-        step_dir = self.dir / uid
-        where: Path = step_dir / RESULT_DIR
-        tmp: Path | None = None
+        step_dir = os.path.join(self._dir_str, uid)
+        where = os.path.join(step_dir, RESULT_MARKER)
+        tmp: str | None = None
         try:
             fmt, data = encode_result(value, getattr(step, "FORMAT", "auto"))
-            step_dir.mkdir(parents=True, exist_ok=True)
-            tmp = step_dir / f"{TMP_PREFIX}{RESULT_DIR}.{os.getpid()}.{secrets.token_hex(4)}"
-            os.mkdir(tmp)
+            inline = _inline_text(fmt, data)
+            if inline is not None:
+                self._publish(step_dir, None, {"format": fmt, "inline": inline}, data)
+                return RESULT_MARKER
+            where = os.path.join(step_dir, RESULT_DIR)
+            path = os.path.join(
+                step_dir, f"{TMP_PREFIX}{RESULT_DIR}.{os.getpid()}.{secrets.token_hex(4)}"
+            )
+            try:
+                os.mkdir(path)
+            except FileNotFoundError:  # no step directory yet (a cache used on its own)
+                os.makedirs(step_dir, exist_ok=True)
+                os.mkdir(path)
+            tmp = path
             name = _data_file_name(fmt)
-            where = tmp / name
-            fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())  # fsync 1/3: the data is on disk before its marker names it
-            self._publish(uid, tmp, fmt, name, data)
+            where = os.path.join(tmp, name)
+            fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            try:
+                write_all(fd, data)
+                os.fsync(fd)  # the data is on disk before its marker names it
+            finally:
+                os.close(fd)
+            entry = {"name": name, "size": len(data)}
+            self._publish(step_dir, tmp, {"format": fmt, "files": [entry]}, data)
             tmp = None
+            return RESULT_DIR
         except OSError as e:
             raise OSError(
                 e.errno or errno.EIO,
@@ -193,33 +311,45 @@ class LocalStepCache(StepCache):
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 
-    def _publish(self, uid: str, tmp: Path, fmt: str, name: str, data: bytes) -> None:
-        step_dir = self.dir / uid
-        final = step_dir / RESULT_DIR
-        marker = self._marker(uid)
+    def _publish(self, step_dir: str, tmp: str | None, body: dict[str, Any], data: bytes) -> None:
+        """Replace the published result by ``body`` (and the directory ``tmp``, if any)."""
+        final = os.path.join(step_dir, RESULT_DIR)
+        marker = os.path.join(step_dir, RESULT_MARKER)
         # Unpublish an older result first, so no reader pairs the old marker with new files.
+        had_marker = True
         try:
             os.unlink(marker)
         except FileNotFoundError:
-            pass
+            had_marker = False
         trash = None
-        if os.path.lexists(final):
-            trash = step_dir / f"{TMP_PREFIX}old-{RESULT_DIR}.{os.getpid()}.{secrets.token_hex(4)}"
-            os.rename(final, trash)
-        os.rename(tmp, final)
-        body = {
-            "format": fmt,
-            "files": [
-                {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-            ],
-            "written": dt_to_json(utc_now()),
-        }
-        # fsync 2/3: the marker's content is on disk before the COMPLETED record can rely on it.
-        write_record(marker, RESULT_FORMAT, {"result": body}, fsync=True)
-        # fsync 3/3: both renames (result/ and the marker) are on disk before the caller writes the
-        # COMPLETED record. One directory flush serves both; a reader of a marker whose result/
-        # rename was lost (only possible across a power cut) finds the file missing, never wrong.
-        fsync_dir(step_dir)
+        if tmp is not None:
+            try:
+                os.rename(tmp, final)
+            except OSError as e:
+                # An earlier result/ is there (a result stored again): set it aside.
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                    raise
+                trash = _trash_name(step_dir)
+                os.rename(final, trash)
+                os.rename(tmp, final)
+        elif had_marker:  # an inline result replaces an older one: drop its result/ if any
+            trash = _trash_name(step_dir)
+            try:
+                os.rename(final, trash)
+            except OSError:
+                trash = None
+        target = body["files"][0] if "files" in body else body
+        target["sha256"] = hashlib.sha256(data).hexdigest()
+        body["written"] = dt_to_json(utc_now())
+        version = 1 if tmp is not None else 2  # file-backed markers stay readable by version 1
+        record = dump_record(RESULT_FORMAT, {"result": body}, version=version)
+        try:
+            _write_marker(marker, record)
+        except FileNotFoundError:
+            if os.path.isdir(step_dir):
+                raise
+            os.makedirs(step_dir, exist_ok=True)  # no step directory yet (a cache used on its own)
+            _write_marker(marker, record)
         if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import RecordError
-from ._format import LOGS_DIR, PROGRESS_FILE, PROGRESS_FORMAT, read_record, write_record
+from ._format import LOGS_DIR, PROGRESS_FILE, PROGRESS_FORMAT, Layout, read_record, write_record
 from ._logs import capture_output
 from ._model import Progress
 from ._names import is_component, step_uid, validate_run_name
@@ -38,7 +38,7 @@ class OutputMixin:
     """Step log capture and progress records for LocalWorkspace."""
 
     dir: Path
-    layout: Any
+    layout: Layout
     _active: dict[str, Path]
     _read_info: Any
     _write_info: Any

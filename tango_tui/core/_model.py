@@ -100,6 +100,39 @@ class StepReason(str, Enum):
         return self.value
 
 
+_ASDICT: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _frozen_asdict(value: Any) -> dict[str, Any] | None:
+    """``dataclasses.asdict`` of a frozen metadata record, memoised by identity.
+
+    Every record a process writes carries the same (per-process cached) platform and environment
+    objects; converting them once instead of on each of a step's writes saves most of the cost of
+    encoding a record. The result is shared: callers only serialise it, never mutate it.
+    """
+    if value is None:
+        return None
+    hit = _ASDICT.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    out = dataclasses.asdict(value)
+    if len(_ASDICT) >= 16:
+        _ASDICT.clear()
+    _ASDICT[id(value)] = (value, out)  # keeps ``value`` alive, so its id is not reused
+    return out
+
+
+def _owner_dict(owner: Owner | None) -> dict[str, Any] | None:
+    if owner is None:
+        return None
+    return {
+        "host": owner.host,
+        "pid": owner.pid,
+        "pid_start": owner.pid_start,
+        "boot_id": owner.boot_id,
+    }
+
+
 @dataclass
 class StepInfo:
     """Everything known about one step: identity, timings, outcome and where it ran.
@@ -183,9 +216,9 @@ class StepInfo:
             "result_location": self.result_location,
             "config": self.config,
             "metadata": self.metadata,
-            "platform": dataclasses.asdict(self.platform) if self.platform else None,
-            "environment": dataclasses.asdict(self.environment) if self.environment else None,
-            "owner": dataclasses.asdict(self.owner) if self.owner else None,
+            "platform": _frozen_asdict(self.platform),
+            "environment": _frozen_asdict(self.environment),
+            "owner": _owner_dict(self.owner),
             "attempt": self.attempt,
             "log_file": self.log_file,
         }
@@ -376,4 +409,3 @@ class Run:
         for step in self.plan.values():
             out[step.state] = out.get(step.state, 0) + 1
         return out
-

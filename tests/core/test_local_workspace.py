@@ -98,14 +98,16 @@ def test_layout_matches_the_documented_format(ws: LocalWorkspace) -> None:
 
     assert finish(ws, a, 1) == 1
     step_dir = root / "cache" / a.unique_id
-    assert (step_dir / "result.json").is_file()
-    assert [p.name for p in (step_dir / "result").iterdir()] == ["data.json"]
+    # A small JSON result is kept inline in its marker (version 2); no result/ directory.
+    marker = json.loads((step_dir / "result.json").read_text())
+    assert marker["version"] == 2 and marker["result"]["inline"] == "1"
+    assert not (step_dir / "result").exists()
     info = ws.step_info(a)
     assert info.state is StepState.COMPLETED
     assert info.attempt == 1 and info.owner is not None and info.owner.pid == os.getpid()
     assert info.platform is not None and info.platform.host
     assert info.environment is not None and info.environment.python
-    assert info.result_location == f"cache/{a.unique_id}/result"
+    assert info.result_location == f"cache/{a.unique_id}/result.json"
     assert ws.step_cache[a] == 1
     # No temporary files are left behind.
     assert not [p for p in root.rglob(".tmp-*")]
@@ -516,10 +518,10 @@ def test_broken_step_records_are_skipped_with_a_warning(
 
 
 def test_damaged_result_is_reported_not_returned(ws: LocalWorkspace) -> None:
-    step = Echo(value="payload")
-    finish(ws, step, "payload")
-    data = ws.dir / "cache" / step.unique_id / "result" / "data.json"
-    data.write_bytes(b'"paylOad"')
+    step = Echo(value=("payload",))  # a tuple: pickled, so kept in result/
+    finish(ws, step, ("payload",))
+    data = ws.dir / "cache" / step.unique_id / "result" / "data.pkl"
+    data.write_bytes(pickle.dumps(("paylOad",)))
     with pytest.raises(RecordError, match="checksum"):
         ws.step_cache[step]
 

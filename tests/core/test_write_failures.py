@@ -57,21 +57,31 @@ def test_enospc_while_encoding_the_result(tmp_path: Path) -> None:
     assert ws.step_cache[step] == "fine now"
 
 
-def test_eio_while_syncing_the_result_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("value", "failing"),
+    [
+        ({"a": 1}, "/result.json"),  # inline: the marker's flush, after its rename
+        ("x" * (local_cache.INLINE_LIMIT + 1), "/.tmp-result."),  # result/: the data file's
+    ],
+    ids=["inline-marker", "result-file"],
+)
+def test_eio_while_syncing_the_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: object, failing: str
+) -> None:
     ws = LocalWorkspace(tmp_path / "ws")
     step = Echo(value="x")
     real_fsync = os.fsync
 
     def failing_fsync(fd: int) -> None:
-        # Only the result file fails; records (the FAILED one included) still write.
-        if "/.tmp-result." in os.readlink(f"/proc/self/fd/{fd}"):
+        # Only the result fails; records (the FAILED one included) still write.
+        if failing in os.readlink(f"/proc/self/fd/{fd}"):
             raise OSError(errno.EIO, "Input/output error")
         real_fsync(fd)
 
     monkeypatch.setattr(local_cache.os, "fsync", failing_fsync)
     ws.step_starting(step)
     with pytest.raises(OSError) as err:
-        ws.step_finished(step, {"a": 1})
+        ws.step_finished(step, value)
     monkeypatch.undo()
     _assert_failed_without_result(ws, step, err.value, errno.EIO)
 
