@@ -96,7 +96,7 @@ async def test_current_match_differs_from_other_matches(workspace: Path, tmp_pat
         by_text = {ln.text: lines._styled(ln.text, ln.offset) for ln in lines.window}
         assert {s.style for s in by_text["needle 100"].spans} == {CURRENT_MATCH_STYLE}
         assert {s.style for s in by_text["needle 103"].spans} == {MATCH_STYLE}
-        assert "match at byte" in view.search_status
+        await wait_for(pilot, lambda: "match 1 of 2;" in view.search_status, what="match count")
         await pilot.press("n")
         await wait_for(
             pilot,

@@ -8,34 +8,40 @@ pauses following and counts the lines that arrive meanwhile.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.segment import Segment
-from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.strip import Strip
-from textual.widget import Widget
 
 from tango_tui.core import WorkspaceError
 from tango_tui.monitor.logfile import ChangeKind, Line, LogFile
 
+from ._log_count import LineCounting
+from ._log_draw import (
+    CURRENT_MATCH_STYLE,
+    ERROR_RE,
+    ERROR_STYLE,
+    MATCH_STYLE,
+    WARNING_RE,
+    WARNING_STYLE,
+)
+
+__all__ = [
+    "CURRENT_MATCH_STYLE",
+    "ERROR_RE",
+    "ERROR_STYLE",
+    "MATCH_STYLE",
+    "WARNING_RE",
+    "WARNING_STYLE",
+    "LogLines",
+]
+
 log = logging.getLogger(__name__)
 
-ERROR_RE = re.compile(r"\b(ERROR|CRITICAL|FATAL|Traceback|[A-Z][A-Za-z]*(Error|Exception))\b|✘")
-WARNING_RE = re.compile(r"\b(WARNING|WARN|Warning)\b")
-ERROR_STYLE = Style(color="red", bold=True)
-WARNING_STYLE = Style(color="yellow")
-MATCH_STYLE = Style(underline=True, bold=True, color="bright_yellow")
-CURRENT_MATCH_STYLE = Style(color="black", bgcolor="bright_yellow", bold=True)
-"""The match the search is on stands out from the other matches on screen."""
 SIDE_STEP = 8
 """Columns moved by one left/right press."""
 NOTICE_SECONDS = 5.0
@@ -43,11 +49,9 @@ NOTICE_SECONDS = 5.0
 FOLLOW_INTERVAL = 0.05
 """While following, appends closer together than this are shown in one repaint (at most ~20
 a second); the first append after a quiet spell is shown at once."""
-LINE_CACHE_MAX = 2_000
-"""Painted lines kept (several screenfuls); the cache is emptied when it grows past this."""
 
 
-class LogLines(Widget, can_focus=True):
+class LogLines(LineCounting, can_focus=True):
     """The lines of one log file, read on demand through a ``LogFile``.
 
     Announces :class:`LogLines.StatusChanged` whenever the follow state, the count of new lines
@@ -79,6 +83,13 @@ class LogLines(Widget, can_focus=True):
         Binding("left,h", "scroll_side(-1)", "Left", show=False, tooltip="Scroll left (no wrap)"),
         Binding("right,l", "scroll_side(1)", "Right", show=False, tooltip="Scroll right (no wrap)"),
         Binding("0", "side_home", "Line start", show=False, tooltip="Back to column 0"),
+        Binding(
+            "number_sign",
+            "toggle_numbers",
+            "Line numbers",
+            key_display="#",
+            tooltip="Line numbers on/off (counted in the background; ? until counted)",
+        ),
     ]
 
     follow: reactive[bool] = reactive(True)
@@ -108,12 +119,7 @@ class LogLines(Widget, can_focus=True):
         self.x_offset = 0
         """First column shown when not wrapping (left/right scroll sideways)."""
         self._log: LogFile | None = None
-        self._wrapped: tuple[Any, list[Text]] | None = None
         self._notice_timer: Any = None
-        self._line_cache: dict[tuple[Any, ...], Strip] = {}
-        """Painted lines by everything that shapes them: following scrolls the view, so every
-        line is new to the screen on each append, but only the appended ones are new text."""
-        self._wrap_cache: dict[tuple[Any, ...], Any] = {}
         self._last_tail_read = 0.0
         self._follow_timer: Any = None
 
@@ -122,8 +128,11 @@ class LogLines(Widget, can_focus=True):
     def open(self, path: Path | None, missing: str | None = None) -> None:
         """Show the file at ``path`` from its tail (``missing`` explains a None path)."""
         self._close()
-        self._line_cache.clear()
-        self._wrap_cache.clear()
+        self.clear_caches()
+        self.workers.cancel_group(self, "log-count")
+        self.workers.cancel_group(self, "log-move")
+        self.counting = self.moving = False
+        self.goto_line = None
         self.path = path
         self.window, self.new_lines, self.notice = [], 0, None
         self.problem = missing if path is None else None
@@ -148,11 +157,6 @@ class LogLines(Widget, can_focus=True):
         self.problem = None
         self._read_tail()
         return True
-
-    @property
-    def body_height(self) -> int:
-        """How many lines fit."""
-        return max(1, self.size.height)
 
     @property
     def logfile(self) -> LogFile | None:
@@ -192,12 +196,16 @@ class LogLines(Widget, can_focus=True):
             self.problem = None
             self.set_notice(f"file was {change.kind.value}: re-read")
             self.new_lines = 0
+            self.goto_line = None  # a line number of the file that was there before
+            self.moving = False
             if self.follow:
                 self._read_tail()
             else:
                 self._read_from(0)
         else:  # APPENDED
             self.problem = None
+            if self.show_numbers:
+                self.ensure_count()  # an append too big to count inline is counted here
             self.notice = None  # a re-read remark is stale once new lines arrive
             if self.follow:
                 if self._follow_timer is not None:
@@ -234,10 +242,15 @@ class LogLines(Widget, can_focus=True):
             self.notice = None
             self._changed()
 
-    def _read_from(self, offset: int) -> None:
+    def _read_from(self, offset: int, *, fill: bool = False) -> None:
+        """Show the lines from ``offset`` on (``fill``: near the end, lines above too)."""
         assert self._log is not None
+        h = self.body_height
         try:
-            self.window = self._log.lines_after(offset, self.body_height)
+            window = self._log.lines_after(offset, h)
+            if fill and len(window) < h and offset > 0:
+                window = self._log.lines_before(offset, h - len(window)) + window
+            self.window = window
         except OSError as e:
             self.problem = _describe(self.path, e)
         self.refresh()
@@ -252,7 +265,7 @@ class LogLines(Widget, can_focus=True):
         if self.follow:
             self._read_tail()
         elif self.window:
-            self._read_from(self.window[0].offset)
+            self._read_from(self.window[0].offset, fill=True)
 
     def on_unmount(self) -> None:
         self._close()
@@ -298,11 +311,16 @@ class LogLines(Widget, can_focus=True):
         if self._log is None:
             return
         self.follow = False
+        h = self.body_height
         try:
-            before = self._log.lines_before(offset, context)
-            self.window = (before + self._log.lines_after(offset, self.body_height))[
-                : self.body_height
-            ]
+            after = self._log.lines_after(offset, h)
+            # Near the end, lines above fill the pane rather than blank rows below.
+            above = max(context, h - len(after))
+            before = self._log.lines_before(offset, above) if above else []
+            if len(after) >= h - context:
+                self.window = (before[max(0, len(before) - context) :] + after)[:h]
+            else:
+                self.window = (before + after)[-h:]
         except OSError as e:
             self.problem = _describe(self.path, e)
         self._changed()
@@ -342,7 +360,7 @@ class LogLines(Widget, can_focus=True):
         if self.wrap:
             return
         widest = max((len(line.text) for line in self.window), default=0)
-        limit = max(0, widest - self.size.width + SIDE_STEP)
+        limit = max(0, widest - self.text_width + SIDE_STEP)
         self.x_offset = min(limit, max(0, self.x_offset + direction * SIDE_STEP))
         self._changed()
 
@@ -350,7 +368,7 @@ class LogLines(Widget, can_focus=True):
         """Scroll sideways so columns ``column .. column+length`` are on screen (no wrap)."""
         if self.wrap or column < 0:
             return
-        width = self.size.width
+        width = self.text_width
         if column < self.x_offset or column + length > self.x_offset + width - 1:
             self.x_offset = max(0, column - width // 3)
             self._changed()
@@ -367,120 +385,6 @@ class LogLines(Widget, can_focus=True):
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         event.stop()
         self.scroll_by_lines(3)
-
-    # -- drawing ------------------------------------------------------------------------
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return container.height
-
-    def _rows(self, width: int) -> list[Text]:
-        """The window's lines wrapped to ``width``: the last screenful while following (the
-        tail), else the first (the top line stays put)."""
-        key = (
-            tuple((ln.offset, ln.end) for ln in self.window),
-            width,
-            self.highlight,
-            self.current_match,
-            self.follow,
-        )
-        if self._wrapped is not None and self._wrapped[0] == key:
-            return self._wrapped[1]
-        rows: list[Text] = []
-        for ln in self.window:
-            # Each line's wrapped rows are cached too: following re-wraps only the new lines.
-            line_key = (
-                "wrap",
-                ln.offset,
-                ln.text,
-                width,
-                self.highlight,
-                ln.offset == self.current_match,
-            )
-            wrapped = self._wrap_cache.get(line_key)
-            if wrapped is None:
-                if len(self._wrap_cache) >= LINE_CACHE_MAX:
-                    self._wrap_cache.clear()
-                styled = self._styled(ln.text, ln.offset)
-                wrapped = styled.wrap(self.app.console, width, overflow="fold") or [Text("")]
-                self._wrap_cache[line_key] = wrapped
-            rows.extend(wrapped)
-        h = self.body_height
-        rows = rows[-h:] if self.follow else rows[:h]
-        self._wrapped = (key, rows)
-        return rows
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        line = self.window[y] if not self.wrap and y < len(self.window) else None
-        if line is None:
-            return self._render_row(y, width)
-        key = (
-            line.offset,
-            line.text,  # a file rewritten in place may hold other text at the same offsets
-            width,
-            self.x_offset,
-            self.highlight,
-            line.offset == self.current_match,
-            self.rich_style,
-        )
-        strip = self._line_cache.get(key)
-        if strip is None:
-            if len(self._line_cache) >= LINE_CACHE_MAX:
-                self._line_cache.clear()
-            strip = self._line_cache[key] = self._render_row(y, width)
-        return strip
-
-    def _render_row(self, y: int, width: int) -> Strip:
-        if y == 0 and not self.window and self.problem:
-            text = Text(self.problem, style="bold red")
-        elif self.wrap:
-            rows = self._rows(width)
-            if y >= len(rows):
-                return Strip.blank(width, self.rich_style)
-            text = rows[y]
-        elif y >= len(self.window):
-            return Strip.blank(width, self.rich_style)
-        else:
-            line = self.window[y]
-            plain = self._plain_strip(line.text, width)
-            if plain is not None:
-                return plain
-            text = self._styled(line.text, line.offset)
-            if self.x_offset:
-                text = text[self.x_offset :]
-                if text.plain:
-                    text = Text("…", style="dim") + text[1:]
-        text.truncate(width, overflow="ellipsis")
-        segments = list(text.render(self.app.console))
-        return Strip(segments).crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
-
-    def _plain_strip(self, line: str, width: int) -> Strip | None:
-        """The common line, drawn without Rich: printable ASCII, no error/warning/search
-        styling, not scrolled sideways. While following fast every line on screen is new at
-        each repaint, so this is most of the drawing (None: take the general path)."""
-        if (
-            self.x_offset
-            or self.highlight
-            or not line.isascii()
-            or not line.isprintable()
-            or ERROR_RE.search(line)
-            or WARNING_RE.search(line)
-        ):
-            return None
-        if len(line) > width:
-            line = line[: width - 1] + "…"  # as Text.truncate(overflow="ellipsis") cuts
-        return Strip([Segment(line.ljust(width), self.rich_style)], width)
-
-    def _styled(self, line: str, offset: int | None = None) -> Text:
-        text = Text(line.replace("\t", "    "))
-        if ERROR_RE.search(line):
-            text.stylize(ERROR_STYLE)
-        elif WARNING_RE.search(line):
-            text.stylize(WARNING_STYLE)
-        if self.highlight:
-            style = CURRENT_MATCH_STYLE if offset == self.current_match else MATCH_STYLE
-            text.highlight_words([self.highlight], style, case_sensitive=False)
-        return text
 
 
 def _describe(path: Path | None, error: OSError) -> str:

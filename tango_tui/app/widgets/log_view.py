@@ -1,8 +1,10 @@
-"""A log pane: a status line, the lines themselves (:class:`LogLines`), and a search bar."""
+"""A log pane: a status line, the lines themselves (:class:`LogLines`), a search bar and a
+"go to" bar."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,12 +15,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
+from textual.worker import get_current_worker
 
+from ._log_goto import HINT, parse_goto
+from ._log_matches import COUNT_SECONDS, MATCH_CAP, MatchCount, MatchesCounted
 from .log_lines import LogLines
 
 
 class LogView(Vertical):
-    """Shows one log file, following its tail; ``/`` searches, ``n``/``N`` repeat.
+    """Shows one log file, following its tail; ``/`` searches, ``n``/``N`` repeat, ``:`` goes
+    to a line.
 
     The owner calls :meth:`open` with a path and :meth:`files_changed` with the files the
     watcher reported; the pane re-reads only when its own file is among them.
@@ -30,12 +36,21 @@ class LogView(Vertical):
     LogView > #log-status { height: auto; max-height: 3; padding: 0 1; background: $boost; }
     LogView > #log-search { display: none; height: 3; border: tall $accent; }
     LogView > #log-search.-shown { display: block; }
+    LogView > #log-goto { display: none; height: 3; border: tall $accent; }
+    LogView > #log-goto.-shown { display: block; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", key_display="/", tooltip="Search the log"),
         Binding("n", "search_next", "Next match", show=False, tooltip="Next search match"),
         Binding("N", "search_prev", "Prev match", show=False, tooltip="Previous search match"),
+        Binding(
+            "colon,ctrl+g",
+            "goto",
+            "Go to",
+            key_display=":",
+            tooltip="Go to a line (also ctrl+g): N, +N/-N, N%, $; esc stops a long count",
+        ),
     ]
 
     class SearchDone(Message):
@@ -57,11 +72,13 @@ class LogView(Vertical):
         """(offset, end) of the last search match."""
         self._watched: Path | None = None
         self._place: str | None = None
+        self._matches: MatchCount | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="log-status")
         yield LogLines(id="log-lines")
         yield Input(placeholder="search (enter: find, esc: close)", id="log-search")
+        yield Input(placeholder=f"go to: {HINT} (esc: close)", id="log-goto")
 
     @property
     def lines(self) -> LogLines:
@@ -89,6 +106,7 @@ class LogView(Vertical):
             tango.watch_file(path)
         self.search_status = ""
         self.match = None
+        self._reset_matches()
         self.lines.current_match = None
         self.lines.open(path, missing=missing)
 
@@ -134,6 +152,21 @@ class LogView(Vertical):
                 f"  {min(100, lines.window[-1].end * 100 // log.size)}% of {_size(log.size)}",
                 style="dim",
             )
+            number = lines.first_number()
+            if number is not None:
+                total = log.line_count
+                of = f" of {total:,}" if total is not None else ""
+                text.append(f"  line {number:,}{of}", style="dim")
+        progress = lines.count_progress
+        if lines.goto_line is not None:
+            done = f" {progress:.0%}" if progress is not None else ""
+            text.append(
+                f"  → line {lines.goto_line:,}: counting lines{done} (esc: stop)", style="cyan"
+            )
+        elif lines.moving:
+            text.append("  moving… (esc: stop)", style="cyan")
+        elif progress is not None and lines.show_numbers:
+            text.append(f"  counting lines {progress:.0%} (esc: stop)", style="dim")
         if lines.wrap:
             text.append("  wrap", style="cyan")
         elif lines.x_offset:
@@ -164,6 +197,7 @@ class LogView(Vertical):
         self.lines.focus()
         self.search_text = event.value
         self.match = None
+        self._reset_matches()
         self.lines.current_match = None
         self.lines.highlight = event.value or None
         if event.value:
@@ -171,11 +205,58 @@ class LogView(Vertical):
         self.lines.refresh()
 
     def on_key(self, event: Any) -> None:
-        bar = self.query_one("#log-search", Input)
-        if event.key == "escape" and bar.has_focus:
+        if event.key != "escape":
+            return
+        for bar in self.query(Input):
+            if bar.has_focus:
+                event.stop()
+                bar.remove_class("-shown")
+                self.lines.focus()
+                return
+        # Escape stops a long job (line count, go to line, match count) before it goes back.
+        stopped = self.lines.cancel_jobs()
+        matches = self._matches
+        if matches is not None and matches.running:
+            self.workers.cancel_group(self, "log-match-count")
+            matches.running, matches.capped = False, True
+            self._describe_match()
+            stopped = True
+        if stopped:
             event.stop()
-            bar.remove_class("-shown")
-            self.lines.focus()
+            self._show_status()
+
+    # -- go to ----------------------------------------------------------------------------
+
+    def action_goto(self) -> None:
+        """Open the go-to bar."""
+        bar = self.query_one("#log-goto", Input)
+        bar.add_class("-shown")
+        bar.value = ""
+        bar.focus()
+
+    @on(Input.Submitted, "#log-goto")
+    def _goto_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.input.remove_class("-shown")
+        lines = self.lines
+        lines.focus()
+        if not event.value.strip():
+            return
+        try:
+            place = parse_goto(event.value)
+        except ValueError as e:
+            lines.set_notice(str(e))
+            self._show_status()
+            return
+        if place.kind == "end":
+            lines.action_bottom()
+        elif place.kind == "line":
+            lines.go_to_line(int(place.value))
+        elif place.kind == "relative":
+            lines.go_by(int(place.value))
+        else:
+            lines.go_to_fraction(place.value)
+        self._show_status()
 
     def action_search_next(self) -> None:
         """Find the next match below the top line."""
@@ -237,17 +318,76 @@ class LogView(Vertical):
         else:
             self.match = (message.line.offset, message.line.end)
             self.lines.current_match = message.line.offset
-            # Counting every match would read the whole file: say where this one is instead.
-            log = self.lines.logfile
-            where = f"byte {message.line.offset:,}"
-            if log is not None and log.size:
-                where += f" ({message.line.offset * 100 // log.size}%)"
-            self.search_status = f"{message.text!r}: match at {where}; n/N: next/prev"
+            self._count_after_match(message.text)
+            self._describe_match()
             self.lines.jump_to(message.line.offset)
             self.lines.reveal(
                 message.line.text.lower().find(message.text.lower()), len(message.text)
             )
         self._show_status()
+
+    # -- "match k of m" -------------------------------------------------------------------
+
+    def _reset_matches(self) -> None:
+        self.workers.cancel_group(self, "log-match-count")
+        self._matches = None
+
+    def _count_after_match(self, text: str) -> None:
+        """Start (or go on with) counting the lines that match ``text``."""
+        log = self.lines.logfile
+        if log is None:
+            return
+        count = self._matches
+        if count is None or count.stale(log, text):
+            self.workers.cancel_group(self, "log-match-count")
+            count = self._matches = MatchCount(text, log.generation)
+        if count.covered == 0 and not count.running or count.wants_more(log):
+            count.running = True
+            self._count_matches(log, text, count.generation, list(count.offsets), count.covered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="log-match-count")
+    def _count_matches(
+        self, log: Any, text: str, generation: int, found: list[int], start: int
+    ) -> None:
+        """Count matching lines from ``start`` (capped by number and time) in a thread."""
+        worker = get_current_worker()
+        deadline = time.monotonic() + COUNT_SECONDS
+        try:
+            covered = log.count_matches(
+                text,
+                start,
+                limit=MATCH_CAP,
+                found=found,
+                cancel=lambda: worker.is_cancelled or time.monotonic() > deadline,
+            )
+        except (OSError, RuntimeError) as e:
+            error = f"cannot count matches in {log.path}: {e}"
+            self.post_message(MatchesCounted(log, text, generation, found, start, True, error))
+            return
+        if not worker.is_cancelled:
+            capped = len(found) >= MATCH_CAP or time.monotonic() > deadline
+            self.post_message(MatchesCounted(log, text, generation, found, covered, capped))
+
+    def on_matches_counted(self, message: MatchesCounted) -> None:
+        count = self._matches
+        if count is None or message.log is not self.lines.logfile:
+            return
+        if count.stale(message.log, message.text) or message.generation != count.generation:
+            return
+        count.offsets, count.covered = message.offsets, message.covered
+        count.capped, count.running = message.capped, False
+        if message.error:
+            self.lines.set_notice(message.error)
+        self._describe_match()
+        self._show_status()
+
+    def _describe_match(self) -> None:
+        """The status line's search part: "'text': match k of m"."""
+        if self.match is None:
+            return
+        count = self._matches
+        rank = count.describe(self.match[0]) if count is not None else "match"
+        self.search_status = f"{self.search_text!r}: {rank}; n/N: next/prev"
 
 
 def _size(n: int) -> str:
