@@ -60,9 +60,11 @@ def main() -> None:
             os.close(fd)
     ms = 1000.0
     cycles.sort()
-    print(f"dir {args.dir}: {args.n} cycles, median {statistics.median(cycles) * ms:.2f} ms, "
-          f"p90 {cycles[int(len(cycles) * 0.9)] * ms:.2f} ms; fsyncs per cycle {statistics.mode(fsyncs)}; "
-          f"one fsync of a small new file: median {statistics.median(lone) * ms:.2f} ms")
+    print(
+        f"dir {args.dir}: {args.n} cycles, median {statistics.median(cycles) * ms:.2f} ms, "
+        f"p90 {cycles[int(len(cycles) * 0.9)] * ms:.2f} ms; fsyncs per cycle {statistics.mode(fsyncs)}; "
+        f"one fsync of a small new file: median {statistics.median(lone) * ms:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from textual.message import Message
 
 from ..monitor.watcher import ChangeBatch
 
-
 Changes = ChangeBatch
 """What changed on disk since the last refresh: the watcher's own batch type, merged by the inbox."""
 

@@ -216,7 +216,6 @@ def _no_marker(_: Path) -> None:
     assert not os.path.exists(EVIL_MARKER), "a pickle planted in the workspace was executed"
 
 
-
 def _cases() -> list[Case]:
     step = {"lib": "raise", "app_needles": ("cannot read step", "step.json")}
     run = {"lib": "skip", "cli_needles": ("run.json",), "app_needles": ("run.json",)}

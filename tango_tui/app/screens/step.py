@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, OptionList
 from textual.widgets.option_list import Option
 
+from ...core import StepInfo
 from ..messages import Changes, StepInfoLoaded
 from ..widgets.log_view import LogView
 from ..widgets.step_details import StepDetails
@@ -71,7 +72,7 @@ class StepScreen(LiveScreen):
         """The step shown."""
         self.run_name = run_name
         self.detail = detail
-        self.info: Any = None
+        self.info: StepInfo | None = None
         """The latest StepInfo, once loaded."""
         self._progress: Any = None
         self._run_lines: list[str] | None = None
@@ -158,7 +159,7 @@ class StepScreen(LiveScreen):
                 # Tango 1.x: the pane shows the run's log; start at this step's first line.
                 self.query_one(LogView).show_first(run_lines[0])
 
-    def _fill_deps(self, info: Any) -> None:
+    def _fill_deps(self, info: StepInfo) -> None:
         deps = self.query_one("#step-deps", OptionList)
         deps.clear_options()
         for uid in sorted(info.dependencies, key=lambda d: self._names.get(d, d)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.rule import Rule
@@ -14,6 +14,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from .. import format as fmt
+
+if TYPE_CHECKING:
+    from ...core import StepInfo
+    from ...monitor.source import StepRow
 
 
 def _json(value: Any) -> RenderableType:
@@ -37,7 +41,7 @@ def _attempt_of(log_file: Any) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def other_attempt(info: Any, row: Any) -> bool:
+def other_attempt(info: StepInfo, row: StepRow | None) -> bool:
     """Whether the record ``info`` is about a later attempt than the run's ``row`` shows."""
     if row is None or row.start_time is None or info.start_time is None:
         return False

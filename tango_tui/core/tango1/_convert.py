@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import PurePath
 from typing import Any
 
@@ -27,7 +27,7 @@ class Tango1StepInfo(StepInfo):
     """Why a RUNNING step may in fact be dead but cannot be checked from here (another host, NFS)."""
 
     @property
-    def state(self) -> StepState:  # type: ignore[override]
+    def state(self) -> StepState:
         """Tango's derivation (uncacheable steps are always UNCACHEABLE), plus CRASHED."""
         if not self.cacheable:
             return StepState.UNCACHEABLE
@@ -61,8 +61,10 @@ def json_safe(value: Any, _budget: list[int] | None = None, _depth: int = 0) -> 
     if isinstance(value, StandIn):
         value = value.fields if hasattr(value, "fields") else {}
     if isinstance(value, Mapping):
-        return {(k if isinstance(k, str) else _str(k) or ""): json_safe(v, budget, _depth + 1)
-                for k, v in value.items()}
+        return {
+            (k if isinstance(k, str) else _str(k) or ""): json_safe(v, budget, _depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [json_safe(v, budget, _depth + 1) for v in value]
     if isinstance(value, set | frozenset):
@@ -90,8 +92,8 @@ def _dt(value: Any) -> datetime | None:
         return None
     if value.tzinfo is None:
         # Old Tango versions stored naive local times; astimezone() reads a naive time as local.
-        return value.astimezone(timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
+    return value.astimezone(UTC)
 
 
 def _str(value: Any) -> str | None:
@@ -178,7 +180,9 @@ def to_step_info(record: Any, key: str) -> Tango1StepInfo:
     ):
         raise ValueError(f"expected a Tango StepInfo, found {type(record).__name__}")
     if isinstance(record, Mapping) and not {"unique_id", "step_class_name"} <= set(record):
-        raise ValueError("expected a Tango StepInfo, found an object without unique_id/step_class_name")
+        raise ValueError(
+            "expected a Tango StepInfo, found an object without unique_id/step_class_name"
+        )
     error, traceback = split_error(_get(record, "error"))
     deps = _get(record, "dependencies") or ()
     env = _get(record, "environment")
@@ -190,7 +194,9 @@ def to_step_info(record: Any, key: str) -> Tango1StepInfo:
         step_class_name=_str(_get(record, "step_class_name")) or key.split("-", 1)[0],
         step_name=_str(_get(record, "step_name")),
         version=_str(_get(record, "version")),
-        dependencies=frozenset(d for d in deps if isinstance(d, str)) if isinstance(deps, set | frozenset | list | tuple) else frozenset(),
+        dependencies=frozenset(d for d in deps if isinstance(d, str))
+        if isinstance(deps, set | frozenset | list | tuple)
+        else frozenset(),
         # Version-1 records predate the field; only cacheable steps were recorded then.
         cacheable=bool(_get(record, "cacheable", True)),
         start_time=_dt(_get(record, "start_time")),
@@ -198,7 +204,9 @@ def to_step_info(record: Any, key: str) -> Tango1StepInfo:
         error=error,
         traceback=traceback,
         result_location=_str(_get(record, "result_location")),
-        config=config if isinstance(config, dict) else ({"value": config} if config is not None else None),
+        config=config
+        if isinstance(config, dict)
+        else ({"value": config} if config is not None else None),
         metadata=metadata if isinstance(metadata, dict) else None,
         platform=_platform(_get(record, "platform")),
         environment=_environment(env),

@@ -22,7 +22,9 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-HEADER = re.compile(r"^\[(?P<time>[^\]]{1,40})\] (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+(?P<msg>.*)$")
+HEADER = re.compile(
+    r"^\[(?P<time>[^\]]{1,40})\] (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+(?P<msg>.*)$"
+)
 """A line that starts a log record."""
 PREFIX = re.compile(r"^(?:\\)?\[step (?P<name>[^\]]+)\] ")
 """The multicore executor's per-step prefix at the start of a message."""
@@ -79,7 +81,9 @@ _LONGEST_LINE = 8 << 20
 """A line longer than this is cut (memory stays bounded whatever the file holds)."""
 
 
-def _iter_chunks(path: str | os.PathLike[str], start: int = 0, size: int = CHUNK) -> Iterator[tuple[int, bytes]]:
+def _iter_chunks(
+    path: str | os.PathLike[str], start: int = 0, size: int = CHUNK
+) -> Iterator[tuple[int, bytes]]:
     """``(offset after the chunk, chunk)``; every chunk ends with a newline (complete lines only,
     so a line still being written is left for the next read)."""
     with open(path, "rb") as f:
@@ -189,7 +193,9 @@ class _StepLines:
         if a >= b:
             return
         first = a
-        while first < b and not (chunk[first:first + 1] == b"[" and _HEADER_B.match(chunk, first)):
+        while first < b and not (
+            chunk[first : first + 1] == b"[" and _HEADER_B.match(chunk, first)
+        ):
             first = chunk.find(b"\n", first) + 1 or b
         if self.owner == self.step and first > a:
             self.out.extend(_decode_lines(chunk[a:first]))

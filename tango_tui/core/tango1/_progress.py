@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .._model import Progress
 from ._logs import parse_head
@@ -60,7 +60,7 @@ def progress_from_log(log_path: str | os.PathLike[str], step_name: str) -> Progr
             size = f.seek(0, os.SEEK_END)
             f.seek(max(0, size - TAIL_BYTES))
             tail = f.read().decode("utf-8", "replace")
-            updated = datetime.fromtimestamp(os.fstat(f.fileno()).st_mtime, timezone.utc)
+            updated = datetime.fromtimestamp(os.fstat(f.fileno()).st_mtime, UTC)
     except OSError:
         return None
     candidate: Progress | None = None
@@ -87,5 +87,6 @@ def progress_from_log(log_path: str | os.PathLike[str], step_name: str) -> Progr
 def _stamped(bar: Progress | None, updated: datetime) -> Progress | None:
     if bar is None:
         return None
-    return Progress(done=bar.done, total=bar.total, unit=bar.unit, desc=bar.desc, rate=bar.rate,
-                    updated=updated)
+    return Progress(
+        done=bar.done, total=bar.total, unit=bar.unit, desc=bar.desc, rate=bar.rate, updated=updated
+    )

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .._model import Run, RunStatus, RunStep, StepInfo, StepReason, StepState
@@ -69,7 +69,7 @@ def read_run_files(run_dir: Path) -> RunFiles:
     return RunFiles(
         ids=ids,
         symlinked=set(symlinked),
-        start_date=datetime.fromtimestamp(mtime, timezone.utc),
+        start_date=datetime.fromtimestamp(mtime, UTC),
         log_path=run_dir / "out.log",
         problems=problems,
     )
@@ -119,13 +119,19 @@ def build_run(
     end_date = None
     if log.run_ended or status in (RunStatus.CRASHED, RunStatus.FAILED, RunStatus.COMPLETED):
         try:
-            end_date = datetime.fromtimestamp(files.log_path.stat().st_mtime, timezone.utc)
+            end_date = datetime.fromtimestamp(files.log_path.stat().st_mtime, UTC)
         except OSError:
             ends = [r.end_time for r in plan.values() if r.end_time]
             end_date = max(ends) if ends else None
     steps = {n: infos[uid] or _placeholder(uid, n) for n, uid in files.ids.items() if n in targets}
-    return Run(name=name, steps=steps, start_date=files.start_date, end_date=end_date,
-               status=status, plan=plan)
+    return Run(
+        name=name,
+        steps=steps,
+        start_date=files.start_date,
+        end_date=end_date,
+        status=status,
+        plan=plan,
+    )
 
 
 def _placeholder(uid: str, name: str) -> StepInfo:
@@ -134,11 +140,22 @@ def _placeholder(uid: str, name: str) -> StepInfo:
     return Tango1StepInfo(unique_id=uid, step_class_name=uid.split("-", 1)[0], step_name=name)
 
 
-def _row(step_name: str, uid: str, info: StepInfo | None, log: RunLogState, run_start: datetime,
-         target: bool) -> RunStep:
+def _row(
+    step_name: str,
+    uid: str,
+    info: StepInfo | None,
+    log: RunLogState,
+    run_start: datetime,
+    target: bool,
+) -> RunStep:
     if info is None:
-        return RunStep(unique_id=uid, name=step_name, step_class_name=uid.split("-", 1)[0],
-                       target=target, error="no record of this step in stepinfo.sqlite")
+        return RunStep(
+            unique_id=uid,
+            name=step_name,
+            step_class_name=uid.split("-", 1)[0],
+            target=target,
+            error="no record of this step in stepinfo.sqlite",
+        )
     state = info.state
     if step_name in log.started or step_name in log.failed or step_name in log.finished:
         reason = StepReason.RAN
@@ -161,7 +178,9 @@ def _row(step_name: str, uid: str, info: StepInfo | None, log: RunLogState, run_
         reason=reason,
         start_time=info.start_time if ran or reason == StepReason.CACHED else None,
         end_time=info.end_time if ran or reason == StepReason.CACHED else None,
-        error=info.error if state == StepState.FAILED else (info.crashed if state == StepState.CRASHED else None),
+        error=info.error
+        if state == StepState.FAILED
+        else (info.crashed if state == StepState.CRASHED else None),
     )
 
 
@@ -190,7 +209,10 @@ def _mark_blocked(plan: dict[str, RunStep]) -> None:
         return result
 
     for uid, row in plan.items():
-        if row.reason == StepReason.PENDING and row.state in (StepState.INCOMPLETE, StepState.UNCACHEABLE):
+        if row.reason == StepReason.PENDING and row.state in (
+            StepState.INCOMPLETE,
+            StepState.UNCACHEABLE,
+        ):
             b = blocker(uid, frozenset())
             if b is not None:
                 row.reason, row.blocked_by = StepReason.DEPENDENCY_FAILED, b
@@ -198,8 +220,12 @@ def _mark_blocked(plan: dict[str, RunStep]) -> None:
                     row.state = StepState.INCOMPLETE
 
 
-def _status(plan: dict[str, RunStep], log: RunLogState, process_alive: Callable[[], bool | None],
-            has_log: bool) -> RunStatus:
+def _status(
+    plan: dict[str, RunStep],
+    log: RunLogState,
+    process_alive: Callable[[], bool | None],
+    has_log: bool,
+) -> RunStatus:
     states = {row.state for row in plan.values()}
     if StepState.RUNNING in states:
         return RunStatus.RUNNING

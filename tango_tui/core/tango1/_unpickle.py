@@ -21,7 +21,7 @@ import io
 import os
 import pickle
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import PureWindowsPath
 from typing import Any, ClassVar
 
@@ -84,7 +84,11 @@ class StandIn:
 
 def _stand_in(qualified: str) -> type[StandIn]:
     name = qualified.rsplit(".", 1)[1]
-    return type(f"Tango{name}", (StandIn,), {"tango_class": qualified, "__module__": __name__, "__slots__": ()})
+    return type(
+        f"Tango{name}",
+        (StandIn,),
+        {"tango_class": qualified, "__module__": __name__, "__slots__": ()},
+    )
 
 
 TANGO_CLASSES: dict[str, type[StandIn]] = {
@@ -128,7 +132,7 @@ def _step_state(value: Any) -> str:
 
 
 def _pytz_utc(*_args: Any) -> timezone:
-    return timezone.utc
+    return UTC
 
 
 def _checked_codecs_encode(text: Any, encoding: str = "utf-8") -> bytes:
@@ -141,7 +145,11 @@ def _checked_codecs_encode(text: Any, encoding: str = "utf-8") -> bytes:
 
 def _checked_reconstructor(cls: Any, base: Any, state: Any) -> Any:
     # copyreg._reconstructor(cls, object, None) is how protocols 0/1 rebuild a plain instance.
-    if not (isinstance(cls, type) and issubclass(cls, StandIn)) or base is not object or state is not None:
+    if (
+        not (isinstance(cls, type) and issubclass(cls, StandIn))
+        or base is not object
+        or state is not None
+    ):
         raise _RefusedGlobal(f"copyreg._reconstructor({cls!r}, {base!r}, ...)")
     return cls()
 
@@ -180,6 +188,7 @@ _BUILTIN_EXCEPTIONS = {
     for name, value in vars(builtins).items()
     if isinstance(value, type) and issubclass(value, Exception)
 }
+
 
 class PosixPathStr(str):
     """A POSIX path from a pickle, kept as its string (building real paths is slow and unneeded)."""
@@ -228,8 +237,8 @@ ALLOWED_GLOBALS: dict[str, Any] = {
     "datetime.timedelta": timedelta,
     "datetime.timezone": timezone,
     "pytz._UTC": _pytz_utc,
-    "pytz.utc": timezone.utc,
-    "pytz.UTC": timezone.utc,
+    "pytz.utc": UTC,
+    "pytz.UTC": UTC,
     **_PATHS,
     **{f"builtins.{k}": v for k, v in _SAFE_TYPES.items()},
     **{f"__builtin__.{k}": v for k, v in _SAFE_TYPES.items()},
@@ -284,8 +293,12 @@ def restricted_loads(
     try:
         return _RestrictedUnpickler(io.BytesIO(data)).load()
     except _RefusedGlobal as e:
-        raise UnsafePickleError(path, f"{where}refused global {e.qualified} (not a Tango record)") from None
+        raise UnsafePickleError(
+            path, f"{where}refused global {e.qualified} (not a Tango record)"
+        ) from None
     except pickle.UnpicklingError:
         raise
     except Exception as e:  # noqa: BLE001 - garbage makes the unpickler raise anything
-        raise pickle.UnpicklingError(f"{where}not a valid pickle: {type(e).__name__}: {e}") from None
+        raise pickle.UnpicklingError(
+            f"{where}not a valid pickle: {type(e).__name__}: {e}"
+        ) from None

@@ -42,8 +42,10 @@ def main() -> None:
         (blob,) = db.execute("SELECT value FROM unnamed WHERE key = ?", (TEMPLATE,)).fetchone()
         uids = [f"MakeNumbers-001-{i:032d}" for i in range(N)]
         with db:
-            db.executemany("INSERT INTO unnamed VALUES (?, ?)",
-                           [(u, blob.replace(TEMPLATE.encode(), u.encode())) for u in uids])
+            db.executemany(
+                "INSERT INTO unnamed VALUES (?, ?)",
+                [(u, blob.replace(TEMPLATE.encode(), u.encode())) for u in uids],
+            )
         run_dir = ws_dir / "runs" / "big-run"
         run_dir.mkdir()
         (run_dir / "stepinfo.json").write_text(json.dumps({f"s{i}": u for i, u in enumerate(uids)}))
@@ -52,8 +54,10 @@ def main() -> None:
         _timed("first refresh (read + decode every row)", ws.refresh)
         _timed("refresh, nothing changed", ws.refresh, repeat=200)
         with db:
-            db.execute("UPDATE unnamed SET value = ? WHERE key = ?",
-                       (blob.replace(TEMPLATE.encode(), uids[7].encode()).replace(b"vm", b"xx"), uids[7]))
+            db.execute(
+                "UPDATE unnamed SET value = ? WHERE key = ?",
+                (blob.replace(TEMPLATE.encode(), uids[7].encode()).replace(b"vm", b"xx"), uids[7]),
+            )
         changed = _timed("refresh after one row changed", ws.refresh)
         assert changed == {uids[7]}, changed
         _timed("registered_run('big-run')", lambda: ws.registered_run("big-run"), repeat=5)

@@ -30,8 +30,13 @@ def hold_flock() -> Iterator:
 
     class Holder:
         def hold(self, path: Path) -> subprocess.Popen:
-            proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", HOLD_LOCK, str(path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             procs.append(proc)
             wait_line(proc, "locked")
             return proc

@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent / "fixtures"
 
 STEPS = textwrap.dedent(
-    '''
+    """
     import time
     from tango import Step
 
@@ -55,7 +55,7 @@ STEPS = textwrap.dedent(
         def run(self, x: int) -> int:
             self.logger.warning("about to explode with %d", x)
             raise RuntimeError(f"exploded {x}")
-    '''
+    """
 )
 
 CONFIG = textwrap.dedent(
@@ -103,8 +103,26 @@ def main() -> None:
         (work / "mcsteps.py").write_text(STEPS)
         (work / "config.jsonnet").write_text(CONFIG)
         env = dict(os.environ, PATH=f"{venv_bin}:{os.environ['PATH']}", PYTHONPATH=str(work))
-        subprocess.run(["tango", "--log-level", "info", "run", "config.jsonnet", "-w", str(work / "ws"),
-                        "-i", "mcsteps", "-j", "2", "-n", "multi-run"], cwd=work, env=env, check=False)
+        subprocess.run(
+            [
+                "tango",
+                "--log-level",
+                "info",
+                "run",
+                "config.jsonnet",
+                "-w",
+                str(work / "ws"),
+                "-i",
+                "mcsteps",
+                "-j",
+                "2",
+                "-n",
+                "multi-run",
+            ],
+            cwd=work,
+            env=env,
+            check=False,
+        )
         _tar(work / "ws", HERE / "tango-1.3.2-multicore.tar.gz")
         v1 = work / "v1"
         shutil.copytree(work / "ws", v1 / "ws", symlinks=True)

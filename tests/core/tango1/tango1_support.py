@@ -25,7 +25,12 @@ def tree_fingerprint(root: Path) -> dict[str, tuple]:
             if p.is_symlink():
                 out[rel] = ("link", os.readlink(p))
             elif p.is_file():
-                out[rel] = ("file", hashlib.sha256(p.read_bytes()).hexdigest(), st.st_mode, st.st_mtime_ns)
+                out[rel] = (
+                    "file",
+                    hashlib.sha256(p.read_bytes()).hexdigest(),
+                    st.st_mode,
+                    st.st_mtime_ns,
+                )
             else:
                 out[rel] = ("dir", st.st_mode, st.st_mtime_ns)
     return out
@@ -37,7 +42,9 @@ def wait_line(proc: subprocess.Popen, expected: str, timeout: float = 10.0) -> N
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
     assert ready, f"no {expected!r} from the helper process within {timeout}s"
     line = proc.stdout.readline().strip()
-    assert line == expected, f"helper said {line!r}, stderr: {proc.stderr.read() if proc.stderr else ''}"
+    assert line == expected, (
+        f"helper said {line!r}, stderr: {proc.stderr.read() if proc.stderr else ''}"
+    )
 
 
 HOLD_LOCK = textwrap.dedent(

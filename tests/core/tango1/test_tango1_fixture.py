@@ -67,12 +67,18 @@ def test_step_record_fields_are_mapped(tango_ws: Path) -> None:
     failed = ws.step_info("FailingStep-2epkpSZUUNj5rQSYR1Q67befmrhrr4LY")
     assert isinstance(failed, Tango1StepInfo)
     assert failed.error == "realtango_steps.IntentionalFailure: intentional failure: boom"
-    assert failed.traceback is not None and failed.traceback.startswith("Traceback (most recent call last)")
+    assert failed.traceback is not None and failed.traceback.startswith(
+        "Traceback (most recent call last)"
+    )
     assert failed.config == {"message": "boom", "type": "rt_fail"}
     assert failed.step_name == "broken" and failed.step_class_name == "FailingStep"
     assert failed.start_time is not None and failed.start_time.utcoffset().total_seconds() == 0
     assert failed.end_time is not None and failed.end_time >= failed.start_time
-    assert failed.platform is not None and failed.platform.host == "vm" and failed.platform.cpu_count == 2
+    assert (
+        failed.platform is not None
+        and failed.platform.host == "vm"
+        and failed.platform.cpu_count == 2
+    )
     env = failed.environment
     assert env is not None and env.python == "3.11.7"
     assert env.executable == "/opt/ai2-tango/bin/python3" and env.root == "/tmp/tango-example"
@@ -80,10 +86,16 @@ def test_step_record_fields_are_mapped(tango_ws: Path) -> None:
     assert "tango" in (env.command or "")
     assert failed.tango_version == "1.3.2"
     done = ws.step_info("SumNumbers-32tKyTKYart4Zs4uQvriavRcgBsEeShK")
-    assert done.result_location == "/tmp/tango-example/ws/cache/SumNumbers-32tKyTKYart4Zs4uQvriavRcgBsEeShK"
+    assert (
+        done.result_location
+        == "/tmp/tango-example/ws/cache/SumNumbers-32tKyTKYart4Zs4uQvriavRcgBsEeShK"
+    )
     squares = ws.step_info("SquareNumbers-4fyJyqKwC9NTQUJxzpQXBTU6dZmYCTBA")
     assert squares.dependencies == {"MakeNumbers-001-3abQKdmuz8qPqH54XjGqYWcULE8hEVxq"}
-    assert squares.config == {"numbers": {"type": "ref", "ref": "numbers"}, "type": "rt_square_numbers"}
+    assert squares.config == {
+        "numbers": {"type": "ref", "ref": "numbers"},
+        "type": "rt_square_numbers",
+    }
     with pytest.raises(KeyError):
         ws.step_info("NoSuchStep-xyz")
 
@@ -98,8 +110,13 @@ def test_runs_have_status_plan_and_reasons(tango_ws: Path) -> None:
     assert ok.end_date is not None and ok.end_date >= ok.start_date
 
     helped = {r.name: r for r in runs["helped-clam"].plan.values()}
-    assert helped["numbers"].reason == StepReason.RAN and helped["numbers"].state == StepState.COMPLETED
-    assert helped["broken"].state == StepState.FAILED and "IntentionalFailure" in (helped["broken"].error or "")
+    assert (
+        helped["numbers"].reason == StepReason.RAN
+        and helped["numbers"].state == StepState.COMPLETED
+    )
+    assert helped["broken"].state == StepState.FAILED and "IntentionalFailure" in (
+        helped["broken"].error or ""
+    )
     assert helped["after_broken"].reason == StepReason.DEPENDENCY_FAILED
     assert helped["after_broken"].blocked_by == "FailingStep-2epkpSZUUNj5rQSYR1Q67befmrhrr4LY"
     assert helped["after_broken"].state == StepState.INCOMPLETE
@@ -152,7 +169,8 @@ def test_writes_are_refused(tango_ws: Path) -> None:
 def test_run_problems_are_reported_not_fatal(tango_ws: Path) -> None:
     (tango_ws / "runs" / "ok-run" / "stepinfo.json").write_text("{not json")
     (tango_ws / "runs" / "helped-clam" / "stepinfo.json").write_text(
-        '{"ghost": "Ghost-123", "numbers": "MakeNumbers-001-3abQKdmuz8qPqH54XjGqYWcULE8hEVxq"}')
+        '{"ghost": "Ghost-123", "numbers": "MakeNumbers-001-3abQKdmuz8qPqH54XjGqYWcULE8hEVxq"}'
+    )
     ws = TangoWorkspace(tango_ws)
     runs = ws.registered_runs()
     # Falls back to the symlinks for the broken record.
@@ -170,7 +188,10 @@ def test_running_step_of_another_host_is_unknown_not_crashed(tango_ws: Path) -> 
         (blob,) = db.execute("SELECT value FROM unnamed WHERE key = ?", (KILLED_SLOW,)).fetchone()
         # The record names host "vm"; make it another machine's (same length keeps the pickle valid).
         assert blob.count(b"\x8c\x02vm") == 1
-        db.execute("UPDATE unnamed SET value = ? WHERE key = ?", (blob.replace(b"\x8c\x02vm", b"\x8c\x02zz"), KILLED_SLOW))
+        db.execute(
+            "UPDATE unnamed SET value = ? WHERE key = ?",
+            (blob.replace(b"\x8c\x02vm", b"\x8c\x02zz"), KILLED_SLOW),
+        )
     db.close()
     ws = TangoWorkspace(tango_ws)
     info = ws.step_info(KILLED_SLOW)

@@ -55,9 +55,13 @@ def test_version_1_layout(unpack) -> None:
     assert len(ws.refresh()) == 4  # everything read so far, once
     evil = ws.dir / "cache" / "Evil-1"
     evil.mkdir()
-    (evil / "stepinfo.dill").write_bytes(b"\x80\x04\x8c\x05posix\x8c\x06system\x93\x8c\x04true\x85R.")
+    (evil / "stepinfo.dill").write_bytes(
+        b"\x80\x04\x8c\x05posix\x8c\x06system\x93\x8c\x04true\x85R."
+    )
     assert ws.refresh() == {"Evil-1"}
-    assert [(p.key, "refused global posix.system" in p.message) for p in ws.problems] == [("Evil-1", True)]
+    assert [(p.key, "refused global posix.system" in p.message) for p in ws.problems] == [
+        ("Evil-1", True)
+    ]
 
 
 APPEND = textwrap.dedent(
@@ -78,10 +82,15 @@ def test_run_without_locks_is_alive_while_its_log_is_written(tango_ws: Path) -> 
     (run_dir / "stepinfo.json").write_text(json.dumps({"count_uncached": uid}))
     (run_dir / "out.log").write_text(
         "[11/29/26 06:24:20] INFO     Starting new run uncached-run\n"
-        '[11/29/26 06:24:20] INFO     ● Starting step "count_uncached"...\n')
+        '[11/29/26 06:24:20] INFO     ● Starting step "count_uncached"...\n'
+    )
     ws = TangoWorkspace(tango_ws)
-    proc = subprocess.Popen([sys.executable, "-c", APPEND, str(run_dir / "out.log")], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", APPEND, str(run_dir / "out.log")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_line(proc, "open")
         run = ws.registered_run("uncached-run")

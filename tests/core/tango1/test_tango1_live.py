@@ -18,11 +18,14 @@ from tango_tui.core import RunStatus, StepReason, StepState
 from tango_tui.core.tango1 import TangoWorkspace
 
 VENV = Path(os.environ.get("TANGO1_VENV", "/tmp/tango-venv"))
-pytestmark = pytest.mark.skipif(not (VENV / "bin" / "tango").exists(),
-                                reason=f"ai2-tango not installed in {VENV}")
+pytestmark = pytest.mark.skipif(
+    not (VENV / "bin" / "tango").exists(), reason=f"ai2-tango not installed in {VENV}"
+)
 
-CONFIG = '{steps: {slow: {type: "mc_emit", n: 12, tag: "live"}, after: {type: "mc_combine", ' \
-         'a: {type: "ref", ref: "slow"}, b: {type: "ref", ref: "slow"}}}}'
+CONFIG = (
+    '{steps: {slow: {type: "mc_emit", n: 12, tag: "live"}, after: {type: "mc_combine", '
+    'a: {type: "ref", ref: "slow"}, b: {type: "ref", ref: "slow"}}}}'
+)
 
 
 def _wait(predicate, what: str, proc: subprocess.Popen, timeout: float = 60.0):
@@ -44,16 +47,46 @@ def test_follows_a_real_tango_run(tmp_path: Path) -> None:
     env = dict(os.environ, PATH=f"{VENV / 'bin'}:{os.environ['PATH']}", PYTHONPATH=str(tmp_path))
     ws = TangoWorkspace(ws_dir)
     assert ws.registered_runs() == {} and ws.refresh() == set()  # nothing there yet, no error
-    proc = subprocess.Popen(["tango", "--log-level", "info", "run", "config.jsonnet", "-w", str(ws_dir),
-                             "-i", "mcsteps", "-n", "live-run"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            "tango",
+            "--log-level",
+            "info",
+            "run",
+            "config.jsonnet",
+            "-w",
+            str(ws_dir),
+            "-i",
+            "mcsteps",
+            "-n",
+            "live-run",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        slow_uid = _wait(lambda: next((i.unique_id for i in ws.all_step_infos().values()
-                                       if i.step_name == "slow" and i.state == StepState.RUNNING), None),
-                         "the slow step to run", proc)
+        slow_uid = _wait(
+            lambda: next(
+                (
+                    i.unique_id
+                    for i in ws.all_step_infos().values()
+                    if i.step_name == "slow" and i.state == StepState.RUNNING
+                ),
+                None,
+            ),
+            "the slow step to run",
+            proc,
+        )
         run = ws.registered_run("live-run")
         assert run.status == RunStatus.RUNNING and ws.latest_run_name() == "live-run"
-        _wait(lambda: "tick 5 of live" in (ws.run_log_path("live-run").read_text()), "log growth", proc)
+        _wait(
+            lambda: "tick 5 of live" in (ws.run_log_path("live-run").read_text()),
+            "log growth",
+            proc,
+        )
         assert ws.step_info(slow_uid).state == StepState.RUNNING  # lock held per /proc/locks
         _, err = proc.communicate(timeout=120)
     finally:
@@ -65,16 +98,38 @@ def test_follows_a_real_tango_run(tmp_path: Path) -> None:
     assert slow_uid in changed
     run = ws.registered_run("live-run")
     assert run.status == RunStatus.COMPLETED
-    assert {r.name: r.state for r in run.plan.values()} == {"slow": StepState.COMPLETED,
-                                                              "after": StepState.COMPLETED}
+    assert {r.name: r.state for r in run.plan.values()} == {
+        "slow": StepState.COMPLETED,
+        "after": StepState.COMPLETED,
+    }
     # Run again: everything comes from the cache, and `latest` moves to the new run.
-    proc = subprocess.run(["tango", "--log-level", "info", "run", "config.jsonnet", "-w", str(ws_dir),
-                           "-i", "mcsteps", "-n", "live-run-2"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [
+            "tango",
+            "--log-level",
+            "info",
+            "run",
+            "config.jsonnet",
+            "-w",
+            str(ws_dir),
+            "-i",
+            "mcsteps",
+            "-n",
+            "live-run-2",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert ws.latest_run_name() == "live-run-2"
     again = ws.registered_run("live-run-2")
     assert again.status == RunStatus.COMPLETED
-    assert {r.name: r.reason for r in again.plan.values()} == {"slow": StepReason.CACHED,
-                                                                 "after": StepReason.CACHED}
+    assert {r.name: r.reason for r in again.plan.values()} == {
+        "slow": StepReason.CACHED,
+        "after": StepReason.CACHED,
+    }
     assert [r.name for r in ws.search_registered_runs()] == ["live-run-2", "live-run"]

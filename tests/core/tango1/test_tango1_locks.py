@@ -39,8 +39,10 @@ def test_overlay_style_device_mismatch_is_confirmed_through_fds(tmp_path: Path, 
     assert lock_held_per_proc_locks(lock, proc_locks=str(table)) is True
     table.write_text(f"1: FLOCK  ADVISORY  WRITE {os.getpid()} 00:99:{ino} 0 EOF\n")
     assert lock_held_per_proc_locks(lock, proc_locks=str(table)) is False  # we do not hold it
-    table.write_text(f"1: FLOCK  ADVISORY  WRITE 1 00:99:{ino + 1} 0 EOF\n"
-                     f"2: -> FLOCK  ADVISORY  WRITE {holder.pid} 00:99:{ino} 0 EOF\n")
+    table.write_text(
+        f"1: FLOCK  ADVISORY  WRITE 1 00:99:{ino + 1} 0 EOF\n"
+        f"2: -> FLOCK  ADVISORY  WRITE {holder.pid} 00:99:{ino} 0 EOF\n"
+    )
     assert lock_held_per_proc_locks(lock, proc_locks=str(table)) is False  # a waiter holds nothing
     assert lock_held_per_proc_locks(lock, proc_locks=str(tmp_path / "missing")) is None
     hold_flock.release(holder)
@@ -62,8 +64,12 @@ def test_log_writer_is_seen_and_readers_do_not_count(tmp_path: Path) -> None:
     with log.open() as mine:  # a viewer reading the log keeps no run alive
         assert mine.readline() == "x\n"
         assert open_for_writing_by_some_process(log) is False
-    proc = subprocess.Popen([sys.executable, "-c", APPEND, str(log)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", APPEND, str(log)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_line(proc, "open")
         assert open_for_writing_by_some_process(log) is True

@@ -35,7 +35,9 @@ def test_running_step_reports_its_last_bar(tango_ws: Path, hold_flock) -> None:
     bar = progress_from_log(log, "slow")
     assert bar is not None and bar.done == 0 and bar.total == 60 and bar.updated is not None
     assert progress_from_log(log, "numbers") is None  # not the step that was running
-    assert progress_from_log(tango_ws / "runs" / "helped-clam" / "out.log", "slow") is None  # finished
+    assert (
+        progress_from_log(tango_ws / "runs" / "helped-clam" / "out.log", "slow") is None
+    )  # finished
     ws = TangoWorkspace(tango_ws)
     assert ws.step_progress(KILLED_SLOW) is None  # crashed: no live progress
     holder = hold_flock.hold(tango_ws / "cache" / KILLED_SLOW / "lock")
@@ -49,7 +51,8 @@ def test_multicore_bar_needs_the_steps_prefix(tmp_path: Path) -> None:
     log.write_text(
         '[11/29/26 06:00:01] INFO     [step a] ● Starting step "a"...\n'
         "[11/29/26 06:00:02] INFO     [step a] a:  50%|#####     | 2/4 [00:01<00:01,  2.00it/s]\n"
-        "[11/29/26 06:00:02] INFO     [step b] b:  10%|#         | 1/10 [00:01<00:09,  1.00it/s]\n")
+        "[11/29/26 06:00:02] INFO     [step b] b:  10%|#         | 1/10 [00:01<00:09,  1.00it/s]\n"
+    )
     a = progress_from_log(log, "a")
     b = progress_from_log(log, "b")
     assert a is not None and a.done == 2 and a.rate == 2.0

@@ -51,11 +51,23 @@ def test_reading_changes_no_byte_and_creates_no_file(tango_ws: Path) -> None:
 def test_works_on_a_read_only_bind_mount(tango_ws: Path) -> None:
     before = tree_fingerprint(tango_ws)
     root = Path(__file__).resolve().parents[3]
-    cmd = f"mount --bind -o ro {tango_ws} {tango_ws} && touch {tango_ws}/probe 2>/dev/null; " \
-          f"exec {sys.executable} -c '{READ_EVERYTHING}' {tango_ws}"
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", cmd], capture_output=True, text=True,
-                          cwd=root, timeout=60, check=False)
-    if proc.returncode != 0 and not proc.stdout and any(w in proc.stderr for w in ("unshare:", "mount:")):
+    cmd = (
+        f"mount --bind -o ro {tango_ws} {tango_ws} && touch {tango_ws}/probe 2>/dev/null; "
+        f"exec {sys.executable} -c '{READ_EVERYTHING}' {tango_ws}"
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", cmd],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+        check=False,
+    )
+    if (
+        proc.returncode != 0
+        and not proc.stdout
+        and any(w in proc.stderr for w in ("unshare:", "mount:"))
+    ):
         pytest.skip(f"no private read-only mount here: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -92,9 +104,24 @@ def _read_as_nobody(tango_ws: Path) -> None:
         """
     )
     root = Path(__file__).resolve().parents[3]
-    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
-                           "-c", script, str(tango_ws)], capture_output=True, text=True, cwd=root,
-                          timeout=60, check=False, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            script,
+            str(tango_ws),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+        check=False,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
     if proc.returncode != 0 and "setpriv" in proc.stderr:
         pytest.skip(f"setpriv not permitted: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stderr

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import types
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -52,7 +52,9 @@ def _payloads(marker: Path) -> dict[str, bytes]:
         "builtins.getattr": pickle.dumps(_Payload(getattr, int, "__subclasses__")),
         "dill._dill._create_type": _global_call("dill._dill", "_create_type"),
         "builtins.object.__subclasses__": _global_call("builtins", "object.__subclasses__"),
-        "os.system (nested in a dict)": pickle.dumps({"config": {"x": [_Payload(os.system, f"touch {marker}")]}}),
+        "os.system (nested in a dict)": pickle.dumps(
+            {"config": {"x": [_Payload(os.system, f"touch {marker}")]}}
+        ),
     }
 
 
@@ -60,8 +62,11 @@ def test_a_payload_is_real_when_loaded_unsafely(tmp_path: Path) -> None:
     # Control: the plain pickle module does run it, so the refusals below mean something.
     marker = tmp_path / "control"
     blob = _payloads(marker)["builtins.exec"]
-    subprocess.run([sys.executable, "-c", "import pickle,sys; pickle.loads(sys.stdin.buffer.read())"],
-                   input=blob, check=True)
+    subprocess.run(
+        [sys.executable, "-c", "import pickle,sys; pickle.loads(sys.stdin.buffer.read())"],
+        input=blob,
+        check=True,
+    )
     assert marker.exists()
 
 
@@ -134,13 +139,22 @@ def fake_tango(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.mark.parametrize("protocol", [0, 1, 2, 4, 5])
 def test_tango_records_in_every_protocol(fake_tango, protocol: int) -> None:
-    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     info = fake_tango.StepInfo(
-        "Train-abc", "Train", {"Data-1"}, True, "train", start, start + timedelta(seconds=3), None,
+        "Train-abc",
+        "Train",
+        {"Data-1"},
+        True,
+        "train",
+        start,
+        start + timedelta(seconds=3),
+        None,
         {"lr": 0.1, "layers": (1, 2), "tags": frozenset({"a"})},
-        environment=fake_tango.EnvironmentMetadata(executable=PurePosixPath("/usr/bin/python"),
-                                                   packages=[("torch", "2.0")],
-                                                   git=fake_tango.GitMetadata("abc123", "git@x")),
+        environment=fake_tango.EnvironmentMetadata(
+            executable=PurePosixPath("/usr/bin/python"),
+            packages=[("torch", "2.0")],
+            git=fake_tango.GitMetadata("abc123", "git@x"),
+        ),
     )
     raw = restricted_loads(pickle.dumps(info, protocol=protocol), key="Train-abc")
     assert isinstance(raw, StandIn) and raw.tango_class == "tango.step_info.StepInfo"
@@ -186,8 +200,8 @@ def test_pytz_utc_and_python313_paths(monkeypatch: pytest.MonkeyPatch, protocol:
     monkeypatch.delitem(sys.modules, "pytz")
     monkeypatch.delitem(sys.modules, "pathlib._local")
     value = restricted_loads(blob)
-    assert value["when"] == datetime(2026, 11, 29, 6, 24, 27, 510027, tzinfo=timezone.utc)
-    assert value["when"].tzinfo is timezone.utc
+    assert value["when"] == datetime(2026, 11, 29, 6, 24, 27, 510027, tzinfo=UTC)
+    assert value["when"].tzinfo is UTC
     assert value["path"] == "/tmp/x"
     assert "pytz" not in sys.modules
 
@@ -213,7 +227,10 @@ def test_planted_rows_are_skipped_and_the_others_still_read(tango_ws: Path) -> N
     assert len(infos) == 13  # every real record
     assert ws.registered_run("ok-run").status.value == "completed"
     problems = {p.key: p.message for p in ws.problems}
-    assert set(problems) == {f"Evil-{i}" for i in range(len(payloads))} | {"Garbage-1", "NotAStep-1"}
+    assert set(problems) == {f"Evil-{i}" for i in range(len(payloads))} | {
+        "Garbage-1",
+        "NotAStep-1",
+    }
     assert "refused global posix.system" in problems["Evil-0"]
     assert "refused global subprocess.Popen" in problems["Evil-1"]
     assert "unreadable record" in problems["Garbage-1"]
@@ -229,21 +246,33 @@ def _call(module: str, name: str, *args: str) -> bytes:
         data = text.encode()
         return b"\x8c" + bytes([len(data)]) + data
 
-    return b"\x80\x04" + short(module) + short(name) + b"\x93(" + b"".join(short(a) for a in args) + b"tR."
+    return (
+        b"\x80\x04"
+        + short(module)
+        + short(name)
+        + b"\x93("
+        + b"".join(short(a) for a in args)
+        + b"tR."
+    )
 
 
 def test_data_helpers_are_checked_too() -> None:
     assert restricted_loads(_call("dill._dill", "_load_type", "set")) is set
     assert restricted_loads(_call("_codecs", "encode", "abc", "latin1")) == b"abc"
     for blob, refused in [
-        (_call("dill._dill", "_load_type", "FunctionType"), "dill._dill._load_type('FunctionType')"),
+        (
+            _call("dill._dill", "_load_type", "FunctionType"),
+            "dill._dill._load_type('FunctionType')",
+        ),
         (_call("dill._dill", "_load_type", "CodeType"), "dill._dill._load_type('CodeType')"),
         (_call("_codecs", "encode", "abc", "rot13"), "_codecs.encode(..., 'rot13')"),
         (_call("dill._dill", "_create_function"), "dill._dill._create_function"),
         (_call("dill._dill", "_import_module", "os"), "dill._dill._import_module"),
         (_call("copyreg", "_reconstructor", "x", "y", "z"), "copyreg._reconstructor"),
     ]:
-        with pytest.raises(UnsafePickleError, match=refused.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(
+            UnsafePickleError, match=refused.replace("(", r"\(").replace(")", r"\)")
+        ):
             restricted_loads(blob, key="k")
 
 
@@ -254,7 +283,8 @@ def test_version_1_json_records(tango_ws: Path, tmp_path: Path) -> None:
     (step / "stepinfo.json").write_text(
         '{"unique_id": "Old-1", "step_class_name": "Old", "step_name": "old", "dependencies": [],'
         ' "start_time": "2021-05-01T10:00:00+00:00", "end_time": "2021-05-01T10:01:00+00:00",'
-        ' "error": null, "result_location": "/x"}')
+        ' "error": null, "result_location": "/x"}'
+    )
     ws = TangoWorkspace(ws_dir)
     info = ws.step_info("Old-1")
     assert info.state == StepState.COMPLETED and info.duration == timedelta(minutes=1)
@@ -264,8 +294,15 @@ def test_shared_subtree_bomb_is_copied_boundedly() -> None:
     bomb: list = []
     for _ in range(60):  # 2**60 paths through 60 shared lists: a naive walk never ends
         bomb = [bomb, bomb]
-    blob = pickle.dumps({"unique_id": "Bomb-1", "step_class_name": "Bomb", "step_name": bomb,
-                         "config": {"x": bomb}, "metadata": {"y": bomb}})
+    blob = pickle.dumps(
+        {
+            "unique_id": "Bomb-1",
+            "step_class_name": "Bomb",
+            "step_name": bomb,
+            "config": {"x": bomb},
+            "metadata": {"y": bomb},
+        }
+    )
     info = to_step_info(restricted_loads(blob), "Bomb-1")
     assert info.step_name == "<list>"
     assert "…" in repr(info.config) and "…" in repr(info.metadata)
@@ -278,7 +315,9 @@ def test_bytearray_is_refused() -> None:
 
 def test_a_record_cannot_shadow_the_stand_ins_methods(fake_tango) -> None:
     info = fake_tango.StepInfo("S-1", "S")
-    info.__dict__.update({"get": "shadow", "__setstate__": "shadow", "tango_class": "os.system", "fields": 1})
+    info.__dict__.update(
+        {"get": "shadow", "__setstate__": "shadow", "tango_class": "os.system", "fields": 1}
+    )
     raw = restricted_loads(pickle.dumps(info, protocol=2))
     assert type(raw).tango_class == "tango.step_info.StepInfo"
     assert raw.get("unique_id") == "S-1" and raw.get("get") == "shadow"
