@@ -7,13 +7,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
 def utc_now() -> datetime:
     """The current time as a timezone-aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def dt_to_json(value: datetime | None) -> str | None:
@@ -21,7 +21,7 @@ def dt_to_json(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.isoformat()
 
 
@@ -33,7 +33,7 @@ def dt_from_json(value: Any) -> datetime | None:
         raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
@@ -168,3 +168,36 @@ class Progress:
             updated=dt_from_json(data.get("updated")),
             rate=float(rate) if isinstance(rate, int | float) else None,
         )
+
+
+_ASDICT: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _frozen_asdict(value: Any) -> dict[str, Any] | None:
+    """``dataclasses.asdict`` of a frozen metadata record, memoised by identity.
+
+    Every record a process writes carries the same (per-process cached) platform and environment
+    objects; converting them once instead of on each of a step's writes saves most of the cost of
+    encoding a record. The result is shared: callers only serialise it, never mutate it.
+    """
+    if value is None:
+        return None
+    hit = _ASDICT.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    out = dataclasses.asdict(value)
+    if len(_ASDICT) >= 16:
+        _ASDICT.clear()
+    _ASDICT[id(value)] = (value, out)  # keeps ``value`` alive, so its id is not reused
+    return out
+
+
+def _owner_dict(owner: Owner | None) -> dict[str, Any] | None:
+    if owner is None:
+        return None
+    return {
+        "host": owner.host,
+        "pid": owner.pid,
+        "pid_start": owner.pid_start,
+        "boot_id": owner.boot_id,
+    }

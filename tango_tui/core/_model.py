@@ -7,7 +7,6 @@ Datetimes are timezone-aware UTC and serialise as ISO 8601 strings.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +20,8 @@ from ._metadata import (
     PlatformMetadata,
     Progress,
     _from_dict,
+    _frozen_asdict,
+    _owner_dict,
     dt_from_json,
     dt_to_json,
     utc_now,
@@ -98,39 +99,6 @@ class StepReason(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-_ASDICT: dict[int, tuple[Any, dict[str, Any]]] = {}
-
-
-def _frozen_asdict(value: Any) -> dict[str, Any] | None:
-    """``dataclasses.asdict`` of a frozen metadata record, memoised by identity.
-
-    Every record a process writes carries the same (per-process cached) platform and environment
-    objects; converting them once instead of on each of a step's writes saves most of the cost of
-    encoding a record. The result is shared: callers only serialise it, never mutate it.
-    """
-    if value is None:
-        return None
-    hit = _ASDICT.get(id(value))
-    if hit is not None and hit[0] is value:
-        return hit[1]
-    out = dataclasses.asdict(value)
-    if len(_ASDICT) >= 16:
-        _ASDICT.clear()
-    _ASDICT[id(value)] = (value, out)  # keeps ``value`` alive, so its id is not reused
-    return out
-
-
-def _owner_dict(owner: Owner | None) -> dict[str, Any] | None:
-    if owner is None:
-        return None
-    return {
-        "host": owner.host,
-        "pid": owner.pid,
-        "pid_start": owner.pid_start,
-        "boot_id": owner.boot_id,
-    }
 
 
 @dataclass
@@ -404,7 +372,16 @@ class Run:
     """The process executing the run, while it is executing."""
 
     def counts(self) -> dict[StepState, int]:
-        """How many of the run's steps (per ``plan``) are in each state."""
+        """How many of the run's steps (per ``plan``) are in each state.
+
+        A run read from ``run.json`` answers from the record's ``counts`` (written with the plan)
+        as long as its plan has not been decoded, so listing runs never decodes their plans.
+        """
+        head_counts = getattr(self.plan, "head_counts", None)
+        if head_counts is not None:
+            counts = head_counts()
+            if counts is not None:
+                return counts  # type: ignore[no-any-return]
         out: dict[StepState, int] = {}
         for step in self.plan.values():
             out[step.state] = out.get(step.state, 0) + 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import os
 import re
@@ -19,6 +18,7 @@ from typing import Any
 
 from ._errors import RecordError, WorkspaceError
 from ._format import RUN_FORMAT, RUN_RECORD, Layout, parse_record
+from ._lazy_plan import LazyPlan, check_plan_shape, counts_from_json
 from ._liveness import owner_is_alive
 from ._model import (
     LazyStepInfos,
@@ -32,6 +32,8 @@ from ._model import (
     dt_to_json,
 )
 from ._names import is_valid_run_name
+
+__all__ = ["LazyPlan", "read_run", "read_runs", "run_from_doc", "run_to_body"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,97 +96,9 @@ def _owner_from_json(data: Any) -> Owner | None:
     )
 
 
-_VALID_STATES = frozenset(state.value for state in StepState)
 _STATUSES = {status.value: status for status in RunStatus}
 # Names made of these characters need no closer look (the common case, e.g. "fancy-llama").
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=@,-]{0,199}")
-
-
-class LazyPlan(dict):  # type: ignore[type-arg]
-    """``Run.plan`` (``{unique id: RunStep}``) parsed from the raw ``run.json`` rows on first use.
-
-    Listing thousands of runs should not build every :class:`RunStep`; the rows were checked for
-    shape when the record was read, and a row that still fails to parse raises
-    :class:`RecordError` naming the record. Behaves as a plain dict once touched.
-    """
-
-    __slots__ = ("_path", "_raw")
-
-    def __init__(self, raw: dict[str, Any] | bytes, path: str | Path):
-        super().__init__()
-        # Either the decoded rows, or the undecoded bytes of the plan object (a listing decodes
-        # only the record's head; see ``read_run``).
-        self._raw: dict[str, Any] | bytes | None = raw
-        self._path = path
-
-    def _load(self) -> None:
-        raw = self._raw
-        if raw is None:
-            return
-        try:
-            if isinstance(raw, bytes):
-                try:
-                    raw = json.loads(raw)
-                except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                    raise ValueError(f"plan is not valid JSON: {e}") from None
-                _check_plan_shape(raw)
-            assert isinstance(raw, dict)
-            parsed = {str(uid): RunStep.from_json_dict(row) for uid, row in raw.items()}
-        except (TypeError, ValueError) as e:
-            raise RecordError(self._path, f"run record has a malformed plan row: {e}") from None
-        self._raw = None
-        super().update(parsed)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (dict, (dict(self.items()),))
-
-
-def _loading(name: str) -> Any:
-    base = getattr(dict, name)
-
-    def method(self: LazyPlan, *args: Any, **kwargs: Any) -> Any:
-        self._load()
-        return base(self, *args, **kwargs)
-
-    method.__name__ = name
-    return method
-
-
-for _name in (
-    "__getitem__",
-    "__iter__",
-    "__len__",
-    "__contains__",
-    "__eq__",
-    "__ne__",
-    "__repr__",
-    "__reversed__",
-    "__or__",
-    "__ror__",
-    "__ior__",
-    "__setitem__",
-    "__delitem__",
-    "keys",
-    "values",
-    "items",
-    "get",
-    "copy",
-    "pop",
-    "popitem",
-    "setdefault",
-    "update",
-    "clear",
-):
-    setattr(LazyPlan, _name, _loading(_name))
-
-
-def _check_plan_shape(raw: Any) -> None:
-    """Cheap checks of the raw plan rows (the full parse waits until the plan is used)."""
-    if not isinstance(raw, dict):
-        raise TypeError("plan must be an object")
-    for uid, row in raw.items():
-        if type(row) is not dict or row.get("state", "incomplete") not in _VALID_STATES:
-            raise ValueError(f"plan row {uid!r} is not a step row")
 
 
 class PlanLoader:
@@ -251,12 +165,13 @@ def run_from_doc(
             isinstance(k, str) and isinstance(v, str) for k, v in targets.items()
         ):
             raise ValueError("targets must map step names to unique ids")
+        counts = counts_from_json(body.get("counts"))
         if raw_plan_bytes is not None:
-            plan = LazyPlan(raw_plan_bytes, path)
+            plan = LazyPlan(raw_plan_bytes, path, counts)
         else:
             raw_plan = body.get("plan") or {}
-            _check_plan_shape(raw_plan)
-            plan = LazyPlan(raw_plan, path)
+            check_plan_shape(raw_plan)
+            plan = LazyPlan(raw_plan, path, counts)
         status = _STATUSES.get(body.get("status") or "incomplete")
         if status is None:
             raise ValueError(f"unknown run status {body.get('status')!r}")

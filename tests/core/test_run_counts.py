@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from local_steps import Echo
 
+from tango_tui.core._errors import RecordError
 from tango_tui.core._local import LocalWorkspace
 from tango_tui.core._model import RunStatus, StepState
 
@@ -40,3 +42,38 @@ def test_a_record_without_counts_still_reads(tmp_path: Path) -> None:
     run = ws.registered_run("old")
     assert run.counts() == {StepState.INCOMPLETE: 1}
     assert list(ws.registered_runs()) == ["old"]
+
+
+def _two_step_run(tmp_path: Path) -> tuple[LocalWorkspace, Echo, Path]:
+    ws = LocalWorkspace(tmp_path / "ws")
+    a = Echo(value=1, step_name="a")
+    ws.register_run([Echo(value=a, step_name="b")], name="r")
+    return ws, a, ws.dir / "runs" / "r" / "run.json"
+
+
+def test_counts_come_from_the_head_without_decoding_the_plan(tmp_path: Path) -> None:
+    ws, _, path = _two_step_run(tmp_path)
+    raw = path.read_bytes()
+    # Garble the plan (the head stays intact): decoding the plan now fails loudly, so counts()
+    # answering proves it never decoded it.
+    path.write_bytes(raw[: raw.rfind(b',"plan":{')] + b',"plan":{"bogus":[1,}}}')
+    for run in (ws.registered_run("r"), ws.registered_runs()["r"]):
+        assert run.counts() == {StepState.INCOMPLETE: 2}
+        with pytest.raises(RecordError, match="plan"):
+            len(run.plan)
+
+
+def test_counts_follow_the_plan_once_it_is_decoded(tmp_path: Path) -> None:
+    ws, a, _ = _two_step_run(tmp_path)
+    run = ws.registered_run("r")
+    run.plan[a.unique_id].state = StepState.COMPLETED  # decodes the plan, then changes a row
+    assert run.counts() == {StepState.COMPLETED: 1, StepState.INCOMPLETE: 1}
+
+
+def test_unusable_counts_in_the_head_fall_back_to_the_plan(tmp_path: Path) -> None:
+    ws, _, path = _two_step_run(tmp_path)
+    for bad in ({"exploded": 2}, {"incomplete": -1}, {"incomplete": "2"}, [2]):
+        doc = json.loads(path.read_text())
+        doc["run"]["counts"] = bad
+        path.write_text(json.dumps(doc, separators=(",", ":")))
+        assert ws.registered_run("r").counts() == {StepState.INCOMPLETE: 2}, bad
