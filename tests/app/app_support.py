@@ -125,6 +125,7 @@ def build_workspace(root: Path) -> Path:
 FROZEN = datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC)
 """The start of the frozen clock of snapshot tests."""
 
+
 async def wait_for(
     pilot: Pilot[Any], condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition"
 ) -> Any:
@@ -143,13 +144,17 @@ async def wait_for(
 
 
 def cell(table: Any, row_key: str, column_key: str) -> str:
-    """The plain text of one DataTable cell."""
+    """The plain text of one cell of a table (a LineTable, or a DataTable) as drawn."""
+    if hasattr(table, "cell_text"):
+        return str(table.cell_text(row_key, column_key))
     value = table.get_cell(row_key, column_key)
     return getattr(value, "plain", str(value))
 
 
 def row_keys(table: Any) -> list[str]:
-    """A DataTable's row keys in display order."""
+    """A table's row keys in display order (a LineTable, or a DataTable)."""
+    if hasattr(table, "ordered_keys"):
+        return list(table.ordered_keys)
     return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
 
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Static
 
 from ..messages import Changes, RunsLoaded
 from ..widgets.filter_bar import FilterBar
@@ -123,15 +123,15 @@ class RunsScreen(LiveScreen):
 
             self.app.push_screen(RunScreen(name))
 
-    @on(DataTable.RowSelected, "#runs-table")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(RunsTable.RowSelected, "#runs-table")
+    def _row_selected(self, event: RunsTable.RowSelected) -> None:
         event.stop()
         self.action_open_run()
 
-    @on(DataTable.HeaderSelected, "#runs-table")
-    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+    @on(RunsTable.HeaderSelected, "#runs-table")
+    def _header_selected(self, event: RunsTable.HeaderSelected) -> None:
         event.stop()
-        self.table.sort_by(str(event.column_key.value))
+        self.table.sort_by(event.column_key)
 
     def action_filter(self) -> None:
         """Open the filter bar."""

@@ -1,0 +1,416 @@
+"""A table of one-line rows drawn with Textual's Line API: cheap to update, whatever its length.
+
+Textual's DataTable renders every visible cell again after any change to the table (its render
+caches are keyed by a counter that every insertion bumps), and sizes rows through dictionaries of
+row objects: on the runs view a new run cost a 60-80 ms repaint of the screen, on 50 rows as on
+10,000. :class:`LineTable` keeps only a list of row keys in screen order and a key -> index map;
+it draws only the lines on screen, caches each row's drawn line by key (so rows that merely move,
+when a run is inserted above them, are not drawn again) and drops the cache of a row only when
+that row changes. Column widths are fixed (fitted to the terminal by
+:func:`~.fast_table.fit_columns`), so no row is ever measured.
+
+Subclasses list their columns in ``COLUMNS`` and implement :meth:`cells_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets.data_table import Column, ColumnKey
+
+from .fast_table import CELL_PADDING, SCROLLBAR, Col, cut, fit_columns
+
+LINE_CACHE_SIZE = 2000
+"""Drawn rows kept (a few screenfuls, plus rows scrolled past recently)."""
+
+
+class LineTable(ScrollView, can_focus=True):
+    """A header line and one line per row, in fixed-width columns, with a row cursor.
+
+    Rows are identified by string keys. The cursor follows its row's key when rows are added,
+    removed or reordered. Messages: :class:`RowSelected` (enter, or a click on the cursor row)
+    and :class:`HeaderSelected` (a click on a column header).
+    """
+
+    COLUMNS: ClassVar[list[Col]] = []
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "line-table--header",
+        "line-table--cursor",
+        "line-table--even-row",
+        "line-table--odd-row",
+    }
+
+    # The same looks as Textual's DataTable, so the views keep their appearance.
+    DEFAULT_CSS = """
+    LineTable {
+        background: $surface;
+        color: $foreground;
+        height: auto;
+        max-height: 100%;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .line-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .line-table--header { background-tint: $foreground 5%; }
+        }
+        &:dark > .line-table--even-row { background: $surface-darken-1 40%; }
+        & > .line-table--header { text-style: bold; background: $panel; color: $foreground; }
+        &:ansi > .line-table--header { background: ansi_bright_blue; color: ansi_default; }
+        & > .line-table--even-row { background: $surface-lighten-1 50%; }
+        & > .line-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "first_row", "First", show=False, tooltip="Go to the first row"),
+        Binding("end,G", "last_row", "Last", show=False, tooltip="Go to the last row"),
+    ]
+
+    class RowSelected(Message):
+        """A row was chosen (enter, or a click on the row under the cursor)."""
+
+        def __init__(self, table: LineTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+            """The row's key."""
+
+        @property
+        def control(self) -> LineTable:
+            """The table."""
+            return self.table
+
+    class HeaderSelected(Message):
+        """A column header was clicked."""
+
+        def __init__(self, table: LineTable, column_key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.column_key = column_key
+            """The column's key."""
+
+        @property
+        def control(self) -> LineTable:
+            """The table."""
+            return self.table
+
+    cell_padding = CELL_PADDING // 2
+    """Blank cells each side of a column (what :meth:`Column.get_render_width` reads)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.layout_cols: list[tuple[str, str, int]] = []
+        """(key, label, width) of the columns shown now."""
+        self.sort_marker: tuple[str, bool] | None = None
+        """(column key, descending) marked in the header with ▲/▼."""
+        self.columns: dict[ColumnKey, Column] = {}
+        """The columns shown, by key (labels as drawn, with the sort marker)."""
+        self._keys: list[str] = []
+        self._pos: dict[str, int] | None = {}
+        self._cursor = 0
+        self._cursor_key: str | None = None
+        self._lines: LRUCache[str, Strip] = LRUCache(LINE_CACHE_SIZE)
+        self._header: Strip | None = None
+
+    # ----- what subclasses provide ------------------------------------------------------
+    def cells_of(self, key: str) -> dict[str, Text]:
+        """The cells of row ``key`` by column key, uncut (override)."""
+        raise NotImplementedError
+
+    def layout_changed(self) -> None:
+        """Called after the columns changed (override to drop per-column caches)."""
+
+    # ----- the rows -----------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        """How many rows are shown."""
+        return len(self._keys)
+
+    @property
+    def ordered_keys(self) -> list[str]:
+        """The row keys in screen order (a copy)."""
+        return list(self._keys)
+
+    @property
+    def rows(self) -> dict[str, int]:
+        """Row key -> row index of the rows shown (read-only use: ``key in table.rows``)."""
+        if self._pos is None:
+            self._pos = {k: i for i, k in enumerate(self._keys)}
+        return self._pos
+
+    def index_of(self, key: str) -> int:
+        """The row index of ``key``; KeyError if it is not shown."""
+        return self.rows[key]
+
+    def key_at(self, index: int) -> str:
+        """The key of the row at ``index``."""
+        return self._keys[index]
+
+    def set_keys(self, keys: Iterable[str]) -> None:
+        """Show exactly these rows in this order (drawn rows are kept: only order changed)."""
+        self._keys = list(keys)
+        self._structure_changed()
+
+    def insert_key(self, index: int, key: str) -> None:
+        """Add row ``key`` at ``index`` (rows below move down)."""
+        self._keys.insert(index, key)
+        self._lines.discard(key)
+        self._structure_changed()
+
+    def append_keys(self, keys: Iterable[str]) -> None:
+        """Add rows at the end."""
+        self._keys.extend(keys)
+        self._structure_changed()
+
+    def remove_keys(self, keys: Iterable[str]) -> None:
+        """Remove these rows (keys not shown are ignored)."""
+        gone = set(keys) & self.rows.keys()
+        if gone:
+            self._keys = [k for k in self._keys if k not in gone]
+            for key in gone:
+                self._lines.discard(key)
+            self._structure_changed()
+
+    def clear_rows(self) -> None:
+        """Remove every row."""
+        self._keys = []
+        self._lines.clear()
+        self._structure_changed()
+
+    def refresh_row(self, key: str) -> None:
+        """Row ``key`` changed: draw it again (now if it is on screen)."""
+        self._lines.discard(key)
+        index = self.rows.get(key)
+        if index is not None and 0 <= index - int(self.scroll_y) < self.size.height - 1:
+            self.refresh_line(index + 1)  # virtual line: the header is line 0
+
+    def cell_text(self, key: str, column: str) -> str:
+        """The text of one cell as drawn (cut to its column); KeyError if not shown."""
+        if key not in self.rows:
+            raise KeyError(key)
+        width = self.width_of(column)
+        value = self.cells_of(key)[column]
+        return cut(value, width).plain if width else value.plain
+
+    def _structure_changed(self) -> None:
+        self._pos = None
+        if self._cursor_key is not None and self._cursor_key in self.rows:
+            self._cursor = self.rows[self._cursor_key]
+        else:
+            self._cursor = max(0, min(self._cursor, len(self._keys) - 1))
+        self._cursor_key = self._keys[self._cursor] if self._keys else None
+        self._update_virtual_size()
+        self.refresh()
+
+    # ----- the cursor ---------------------------------------------------------------------
+    @property
+    def cursor_row(self) -> int:
+        """Index of the row under the cursor (0 when empty)."""
+        return self._cursor
+
+    @property
+    def cursor_key(self) -> str | None:
+        """Key of the row under the cursor."""
+        return self._cursor_key
+
+    def move_cursor(self, *, row: int, animate: bool = False) -> None:
+        """Put the cursor on row ``row`` (clamped) and scroll it into view."""
+        if not self._keys:
+            return
+        old = self._cursor
+        self._cursor = max(0, min(row, len(self._keys) - 1))
+        self._cursor_key = self._keys[self._cursor]
+        if old != self._cursor:
+            self.refresh()
+        self._scroll_to_cursor(animate)
+
+    def _scroll_to_cursor(self, animate: bool = False) -> None:
+        visible = max(1, self.size.height - 1)  # the header takes a line
+        top = int(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=animate, immediate=not animate)
+        elif self._cursor >= top + visible:
+            self.scroll_to(y=self._cursor - visible + 1, animate=animate, immediate=not animate)
+
+    def action_cursor_up(self) -> None:
+        """Move the cursor up a row."""
+        self.move_cursor(row=self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        """Move the cursor down a row."""
+        self.move_cursor(row=self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        """Move the cursor up a page."""
+        self.move_cursor(row=self._cursor - max(1, self.size.height - 1))
+
+    def action_page_down(self) -> None:
+        """Move the cursor down a page."""
+        self.move_cursor(row=self._cursor + max(1, self.size.height - 1))
+
+    def action_first_row(self) -> None:
+        """Move the cursor to the first row."""
+        self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        """Move the cursor to the last row."""
+        self.move_cursor(row=len(self._keys) - 1)
+
+    def action_select_cursor(self) -> None:
+        """Announce the row under the cursor as chosen."""
+        if self._cursor_key is not None:
+            self.post_message(self.RowSelected(self, self._cursor_key))
+
+    # ----- columns ------------------------------------------------------------------------
+    @property
+    def shown_keys(self) -> list[str]:
+        """Keys of the columns on screen, in order."""
+        return [k for k, _, _ in self.layout_cols]
+
+    def width_of(self, key: str) -> int:
+        """The width of column ``key`` (0 if it is not shown)."""
+        return next((w for k, _, w in self.layout_cols if k == key), 0)
+
+    def mark_sorted(self, key: str, descending: bool) -> None:
+        """Show ▼ (descending) or ▲ (ascending) after the label of column ``key``."""
+        self.sort_marker = (key, descending)
+        self._build_columns()
+        self.refresh_line(int(self.scroll_y))
+
+    def _label(self, key: str, label: str) -> Text:
+        if self.sort_marker is not None and self.sort_marker[0] == key:
+            return Text(f"{label} {'▼' if self.sort_marker[1] else '▲'}")
+        return Text(label)
+
+    def _build_columns(self) -> None:
+        self.columns = {
+            ColumnKey(k): Column(ColumnKey(k), self._label(k, label), w)
+            for k, label, w in self.layout_cols
+        }
+        self._header = None
+
+    def _apply_layout(self, width: int) -> None:
+        cols = fit_columns(self.COLUMNS, max(10, width - SCROLLBAR))
+        if cols == self.layout_cols:
+            return
+        self.layout_cols = cols
+        self._build_columns()
+        self._lines.clear()
+        self.layout_changed()
+        self._update_virtual_size()
+        self.refresh()
+
+    def _update_virtual_size(self) -> None:
+        width = sum(w + CELL_PADDING for _, _, w in self.layout_cols)
+        self.virtual_size = Size(width, len(self._keys) + 1)
+
+    def on_mount(self) -> None:
+        self._apply_layout(self.size.width or self.app.size.width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_layout(event.size.width)
+        self._scroll_to_cursor()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # ----- drawing ------------------------------------------------------------------------
+    def _draw(self, cells: dict[str, Text]) -> Strip:
+        line = Text(no_wrap=True, end="")
+        for key, _, width in self.layout_cols:
+            value = cut(cells.get(key) or Text(""), width)
+            line.append(" ")
+            line.append_text(value)
+            line.append(" " * (width - value.cell_len + 1))
+        segments = list(line.render(self.app.console))
+        return Strip(segments, line.cell_len)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x, scroll_y = int(self.scroll_x), int(self.scroll_y)
+        base = self.rich_style
+        if y == 0:
+            if self._header is None:
+                self._header = self._draw({str(k.value): c.label for k, c in self.columns.items()})
+            style = base + self.get_component_rich_style("line-table--header")
+            return self._header.apply_style(style).crop_extend(scroll_x, scroll_x + width, style)
+        index = scroll_y + y - 1
+        if index >= len(self._keys):
+            return Strip.blank(width, base)
+        key = self._keys[index]
+        strip = self._lines.get(key)
+        if strip is None:
+            strip = self._draw(self.cells_of(key))
+            self._lines[key] = strip
+        if index == self._cursor:
+            post = self.get_component_rich_style("line-table--cursor")
+            strip = Strip(Segment.apply_style(strip, base, post), strip.cell_length)
+            return strip.crop_extend(scroll_x, scroll_x + width, base + post)
+        row = "line-table--even-row" if index % 2 == 0 else "line-table--odd-row"
+        style = base + self.get_component_rich_style(row)
+        return strip.apply_style(style).crop_extend(scroll_x, scroll_x + width, base)
+
+    def _row_at(self, event: events.MouseEvent) -> int | None:
+        """The row index under the pointer (-1: the header), or None (outside the rows)."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        if offset.y == 0:
+            return -1
+        index = int(self.scroll_y) + offset.y - 1
+        return index if index < len(self._keys) else None
+
+    def _column_at(self, x: int) -> str | None:
+        left = 0
+        for key, _, width in self.layout_cols:
+            left += width + CELL_PADDING
+            if x < left:
+                return key
+        return None
+
+    async def _on_click(self, event: events.Click) -> None:
+        index = self._row_at(event)
+        if index is None:
+            return
+        event.stop()
+        if index == -1:
+            offset = event.get_content_offset(self)
+            column = self._column_at(int(self.scroll_x) + (offset.x if offset else 0))
+            if column is not None:
+                self.post_message(self.HeaderSelected(self, column))
+            return
+        if index == self._cursor:
+            self.action_select_cursor()
+        else:
+            self.move_cursor(row=index)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._header = None
+        self.refresh()
