@@ -15,7 +15,6 @@ Layout read (nothing is ever written, locked or created)::
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import threading
 from collections.abc import Iterable
@@ -32,8 +31,6 @@ from ._logs import RunLogScanner, lines_for_step
 from ._progress import progress_from_log
 from ._records import StepRecords
 from ._runs import build_run, read_run_files
-
-logger = logging.getLogger(__name__)
 
 F = TypeVar("F")
 
