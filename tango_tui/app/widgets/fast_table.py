@@ -2,22 +2,24 @@
 
 The widths still follow the terminal: :func:`fit_columns` shrinks, drops or widens columns
 for the width the table gets, and :class:`FixedWidthTable` rebuilds its columns only when that
-layout changes (a resize across a threshold), never on a live update.
+layout changes (a resize across a threshold), never on a live update. The steps table uses it
+(a run has hundreds of steps at most); the runs list, which may hold 10,000 rows, is a
+:class:`~.line_table.LineTable`, which shares the column fitting (:class:`Col`,
+:func:`fit_columns`, :func:`cut`) defined here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
-from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.widgets import DataTable
-from textual.widgets.data_table import DuplicateKey, Row, RowKey
+from textual.widgets.data_table import RowKey
 
 CELL_PADDING = 2
 """DataTable's default padding around each cell (one column each side)."""
@@ -154,57 +156,6 @@ class FixedWidthTable(DataTable[Any]):
             out.append(cut(value, width) if isinstance(value, Text) else value)
         return out
 
-    def sort_by_key(self, key: Callable[[str], Any], *, reverse: bool = False) -> None:
-        """Order the rows by ``key(row key)`` (DataTable's own sort sees only cell values,
-        which are cut to the column width here)."""
-        ordered = sorted(self._data, key=lambda rk: key(str(rk.value)), reverse=reverse)
-        self._row_locations = TwoWayDict({rk: i for i, rk in enumerate(ordered)})
-        self._update_count += 1
-        self.refresh()
-
-    def insert_row_at(self, index: int, cells: list[Any], key: str) -> None:
-        """Add a row with ``cells`` at row ``index`` (others move down), painted at once.
-
-        DataTable only appends; moving the new row into place costs one pass over the row
-        locations (no comparisons), far less than sorting the whole table again.
-        """
-        row_key = self.add_row(*cells, key=key)
-        last = self.row_count - 1
-        if index < last:
-            by_index = self._row_locations._reverse  # index -> key, read directly: 10,000 rows
-            order = [by_index[i] for i in range(last)]
-            order.insert(index, row_key)
-            self._row_locations = TwoWayDict({rk: i for i, rk in enumerate(order)})
-            self._update_count += 1
-        # DataTable sizes new rows (and so repaints them) on its next idle; with fixed widths
-        # the size is cheap, so do it now and ask for the frame at once.
-        self._update_dimensions(())
-        self.refresh()
-
-    def add_rows_bulk(self, rows: list[tuple[str, list[Any]]]) -> None:
-        """Append one-line rows ``(key, cells)`` at once, for a long list after its first
-        screenful. DataTable's ``add_row`` re-validates the cursor and wakes the idle handler
-        for every row (about half of a 10,000-row fill); here that happens once."""
-        if not self.row_count or not self.layout_cols:
-            for key, cells in rows:  # an empty table: the first row places the cursor
-                self.add_row(*cells, key=key)
-            return
-        columns = [c.key for c in self.ordered_columns]
-        locations, data, table_rows = self._row_locations, self._data, self.rows
-        for key, cells in rows:
-            row_key = RowKey(key)
-            if row_key in locations:
-                raise DuplicateKey(f"The row key {row_key!r} already exists.")
-            locations[row_key] = len(table_rows)
-            data[row_key] = dict(zip(columns, cells))
-            table_rows[row_key] = Row(row_key, 1, None, False)
-            self._new_rows.add(row_key)
-        self._require_update_dimensions = True
-        self._update_count += 1
-        self._update_dimensions(())
-        self.check_idle()
-        self.refresh()
-
     def refill(self) -> None:
         """Add every row again after the columns changed (override)."""
 
@@ -217,32 +168,6 @@ class FixedWidthTable(DataTable[Any]):
         """Move the cursor to the last row."""
         if self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False)
-
-    @property
-    def ordered_rows(self) -> list[Any]:
-        """The rows in screen order (DataTable's own looks each index up through a method
-        call; this reads the index map directly: a few ms instead of tens on 10,000 rows)."""
-        key = (self.row_count, self._update_count)
-        cached = self._ordered_row_cache.get(key)
-        if cached is None:
-            by_index, rows = self._row_locations._reverse, self.rows
-            cached = [rows[by_index[i]] for i in range(len(rows))]
-            self._ordered_row_cache[key] = cached
-        return cached
-
-    @property
-    def _y_offsets(self) -> list[tuple[RowKey, int]]:
-        """(row key, line in row) for each line of the table, as DataTable's, built faster
-        when every row is one line high (always here, unless a subclass says otherwise)."""
-        cached = self._offset_cache.get(self._update_count)
-        if cached is None:
-            ordered = self.ordered_rows
-            if all(r.height == 1 for r in ordered):
-                cached = [(r.key, 0) for r in ordered]
-            else:
-                cached = [(r.key, y) for r in ordered for y in range(r.height)]
-            self._offset_cache[self._update_count] = cached
-        return cached
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         columns = list(self.columns.values())
