@@ -53,6 +53,9 @@ class RunRow:
     """Why the row is incomplete (unreadable record...), if it is."""
     targets: dict[str, str] = field(default_factory=dict)
     """``{step name: unique id}`` of the run's targets."""
+    last_seen: datetime | None = None
+    """The run's last sign of life: when its record was last written (where the duration of a
+    run that ended without recording an end, a crashed one, stops); None if unknown."""
 
     def to_json_dict(self) -> dict[str, Any]:
         """The stable JSON form used by ``tango-tui ls --json`` (``steps`` is added by ``show``)."""

@@ -254,6 +254,9 @@ class RunList:
         log = _child(_child(self._runs_path, name), fmt.RUN_LOG)
         if isinstance(rec, RunRecord):
             status = self._run_status(rec)
+            hit = self._records.get(name)
+            stat = hit[0] if hit else None
+            seen = datetime.fromtimestamp(stat[2] / 1e9, UTC) if stat else None  # its mtime
             return RunRow(
                 name,
                 rec.start_date,
@@ -264,6 +267,7 @@ class RunList:
                 log,
                 None,
                 rec.targets,
+                seen,
             )
         if rec is None:
             return None  # vanished since it was listed
