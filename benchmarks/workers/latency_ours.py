@@ -21,6 +21,7 @@ from pathlib import Path
 from tango_tui.app import make_app
 from tango_tui.app.screens.log import LogScreen
 from tango_tui.app.screens.run import RunScreen
+from tango_tui.app.widgets.steps_table import StepsTable
 
 TIMEOUT = 5.0
 
@@ -46,6 +47,15 @@ class FrameProbe:
 def screen_text(app) -> str:
     """The text the current screen paints (rendered through the compositor)."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def steps_table_text(app) -> str:
+    """The text the run view's steps table paints, and nothing beside it: on a screen line the
+    dependency tree may name another step (a probe reading whole lines matched "wstep02" in the
+    tree with "completed" in wstep01's row, 0 ms samples before the change was even read)."""
+    region = app.screen.query_one(StepsTable).region
+    strips = app.screen._compositor.render_strips()[region.y : region.bottom]
+    return "\n".join(strip.crop(region.x, region.right).text for strip in strips)
 
 
 class Writer:
@@ -78,11 +88,12 @@ class Writer:
         self.proc.wait(timeout=10)
 
 
-async def wait_for(app, predicate, timeout=TIMEOUT) -> float | None:
-    """Wait for a frame whose screen satisfies ``predicate(text)``; that frame's time, or None."""
+async def wait_for(app, predicate, timeout=TIMEOUT, view=screen_text) -> float | None:
+    """Wait for a frame whose ``view(app)`` text satisfies ``predicate(text)``; that frame's
+    time, or None."""
     probe: FrameProbe = app._bench_probe
     deadline = time.monotonic() + timeout
-    if predicate(screen_text(app)):
+    if predicate(view(app)):
         return time.monotonic()
     while time.monotonic() < deadline:
         probe.frame.clear()
@@ -91,16 +102,16 @@ async def wait_for(app, predicate, timeout=TIMEOUT) -> float | None:
         except TimeoutError:
             break
         at = probe.last_frame
-        if predicate(screen_text(app)):
+        if predicate(view(app)):
             return at
     return None
 
 
-async def measure(app, writer: Writer, cmd: dict, predicate) -> float | None:
-    """Send ``cmd`` to the writer, wait until the screen satisfies ``predicate``."""
+async def measure(app, writer: Writer, cmd: dict, predicate, view=screen_text) -> float | None:
+    """Send ``cmd`` to the writer, wait until ``view(app)`` satisfies ``predicate``."""
     writer.send(**cmd)
     reply_task = asyncio.create_task(asyncio.to_thread(writer.reply))
-    seen = await wait_for(app, predicate)
+    seen = await wait_for(app, predicate, view=view)
     reply = await reply_task
     if seen is None:
         return None
@@ -138,7 +149,7 @@ async def run(args) -> dict:
                 for cmd, word in (("start", "running"), ("finish", "completed")):
                     await asyncio.sleep(0.05 + rng.random() * 0.1)
                     out["state"].append(await measure(app, writer, {"cmd": cmd, "i": k},
-                                                      row_has(step, word)))
+                                                      row_has(step, word), steps_table_text))
             log = ws / "runs" / "watched" / "out.log"
             await app.push_screen(LogScreen(log, title="out.log"))
             if await wait_for(app, lambda t: "run log opened" in t, timeout=30) is None:
