@@ -8,7 +8,7 @@ wrapped rows are cached by everything that shapes them.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.segment import Segment
 from rich.style import Style
@@ -29,6 +29,8 @@ CURRENT_MATCH_STYLE = Style(color="black", bgcolor="bright_yellow", bold=True)
 GUTTER_STYLE = Style(dim=True)
 UNKNOWN_NUMBER = "?"
 """Shown in the gutter for a line the background count has not reached yet."""
+SIDE_STEP = 8
+"""Columns moved by one left/right press."""
 LINE_CACHE_MAX = 2_000
 """Painted lines kept (several screenfuls); the cache is emptied when it grows past this."""
 
@@ -45,6 +47,10 @@ class LogDrawing(Widget):
     problem: str | None
     show_numbers: bool
     _log: LogFile | None
+
+    if TYPE_CHECKING:  # provided by LogLines
+
+        def _changed(self) -> None: ...
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -104,6 +110,37 @@ class LogDrawing(Widget):
     def text_width(self) -> int:
         """Columns left for the text once the gutter is drawn."""
         return max(1, self.size.width - self.gutter_width())
+
+    # -- wrapping and sideways scroll ----------------------------------------------------
+
+    def action_toggle_wrap(self) -> None:
+        """Wrap long lines on/off."""
+        self.wrap = not self.wrap
+        self.x_offset = 0
+        self._changed()
+
+    def action_scroll_side(self, direction: int) -> None:
+        """Scroll sideways by :data:`SIDE_STEP` columns (not while wrapping)."""
+        if self.wrap:
+            return
+        widest = max((len(line.text) for line in self.window), default=0)
+        limit = max(0, widest - self.text_width + SIDE_STEP)
+        self.x_offset = min(limit, max(0, self.x_offset + direction * SIDE_STEP))
+        self._changed()
+
+    def reveal(self, column: int, length: int) -> None:
+        """Scroll sideways so columns ``column .. column+length`` are on screen (no wrap)."""
+        if self.wrap or column < 0:
+            return
+        width = self.text_width
+        if column < self.x_offset or column + length > self.x_offset + width - 1:
+            self.x_offset = max(0, column - width // 3)
+            self._changed()
+
+    def action_side_home(self) -> None:
+        """Back to the first column."""
+        self.x_offset = 0
+        self._changed()
 
     # -- drawing --------------------------------------------------------------------------
 

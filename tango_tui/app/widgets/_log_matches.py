@@ -8,14 +8,22 @@ shown, in 1 MiB chunks, and gives up after :data:`MATCH_CAP` matches or :data:`C
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from textual import work
+from textual.containers import Vertical
 from textual.message import Message
+from textual.worker import get_current_worker
 
 from tango_tui.monitor.logfile import LogFile
 
-__all__ = ["COUNT_SECONDS", "MATCH_CAP", "MatchCount", "MatchesCounted"]
+if TYPE_CHECKING:
+    from .log_lines import LogLines
+
+__all__ = ["COUNT_SECONDS", "MATCH_CAP", "MatchCount", "MatchCounting", "MatchesCounted"]
 
 MATCH_CAP = 1000
 """The count stops after this many matching lines."""
@@ -84,3 +92,92 @@ class MatchesCounted(Message, bubble=False):
         self.covered = covered
         self.capped = capped
         self.error = error
+
+
+class MatchCounting(Vertical):
+    """The match-count half of the log pane (:class:`~.log_view.LogView` is the other)."""
+
+    search_text: str
+    search_status: str
+    match: tuple[int, int] | None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._matches: MatchCount | None = None
+
+    if TYPE_CHECKING:  # provided by LogView
+
+        @property
+        def lines(self) -> LogLines: ...
+        def _show_status(self) -> None: ...
+
+    def stop_match_count(self) -> bool:
+        """Stop a running count (Escape): the status says how far it got. True if one ran."""
+        matches = self._matches
+        if matches is None or not matches.running:
+            return False
+        self.workers.cancel_group(self, "log-match-count")
+        matches.running, matches.capped = False, True
+        self._describe_match()
+        return True
+
+    def _reset_matches(self) -> None:
+        self.workers.cancel_group(self, "log-match-count")
+        self._matches = None
+
+    def _count_after_match(self, text: str) -> None:
+        """Start (or go on with) counting the lines that match ``text``."""
+        log = self.lines.logfile
+        if log is None:
+            return
+        count = self._matches
+        if count is None or count.stale(log, text):
+            self.workers.cancel_group(self, "log-match-count")
+            count = self._matches = MatchCount(text, log.generation)
+        if count.covered == 0 and not count.running or count.wants_more(log):
+            count.running = True
+            self._count_matches(log, text, count.generation, list(count.offsets), count.covered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="log-match-count")
+    def _count_matches(
+        self, log: Any, text: str, generation: int, found: list[int], start: int
+    ) -> None:
+        """Count matching lines from ``start`` (capped by number and time) in a thread."""
+        worker = get_current_worker()
+        deadline = time.monotonic() + COUNT_SECONDS
+        try:
+            covered = log.count_matches(
+                text,
+                start,
+                limit=MATCH_CAP,
+                found=found,
+                cancel=lambda: worker.is_cancelled or time.monotonic() > deadline,
+            )
+        except (OSError, RuntimeError) as e:
+            error = f"cannot count matches in {log.path}: {e}"
+            self.post_message(MatchesCounted(log, text, generation, found, start, True, error))
+            return
+        if not worker.is_cancelled:
+            capped = len(found) >= MATCH_CAP or time.monotonic() > deadline
+            self.post_message(MatchesCounted(log, text, generation, found, covered, capped))
+
+    def on_matches_counted(self, message: MatchesCounted) -> None:
+        count = self._matches
+        if count is None or message.log is not self.lines.logfile:
+            return
+        if count.stale(message.log, message.text) or message.generation != count.generation:
+            return
+        count.offsets, count.covered = message.offsets, message.covered
+        count.capped, count.running = message.capped, False
+        if message.error:
+            self.lines.set_notice(message.error)
+        self._describe_match()
+        self._show_status()
+
+    def _describe_match(self) -> None:
+        """The status line's search part: "'text': match k of m"."""
+        if self.match is None:
+            return
+        count = self._matches
+        rank = count.describe(self.match[0]) if count is not None else "match"
+        self.search_status = f"{self.search_text!r}: {rank}; n/N: next/prev"

@@ -26,6 +26,7 @@ from ._log_draw import (
     ERROR_RE,
     ERROR_STYLE,
     MATCH_STYLE,
+    SIDE_STEP,
     WARNING_RE,
     WARNING_STYLE,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "ERROR_RE",
     "ERROR_STYLE",
     "MATCH_STYLE",
+    "SIDE_STEP",
     "WARNING_RE",
     "WARNING_STYLE",
     "LogLines",
@@ -42,8 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SIDE_STEP = 8
-"""Columns moved by one left/right press."""
 NOTICE_SECONDS = 5.0
 """How long a one-off remark (file re-read) stays in the status line."""
 FOLLOW_INTERVAL = 0.05
@@ -348,35 +348,6 @@ class LogLines(LineCounting, can_focus=True):
     def action_toggle_follow(self) -> None:
         """Follow on/off."""
         self.follow = not self.follow
-
-    def action_toggle_wrap(self) -> None:
-        """Wrap long lines on/off."""
-        self.wrap = not self.wrap
-        self.x_offset = 0
-        self._changed()
-
-    def action_scroll_side(self, direction: int) -> None:
-        """Scroll sideways by :data:`SIDE_STEP` columns (not while wrapping)."""
-        if self.wrap:
-            return
-        widest = max((len(line.text) for line in self.window), default=0)
-        limit = max(0, widest - self.text_width + SIDE_STEP)
-        self.x_offset = min(limit, max(0, self.x_offset + direction * SIDE_STEP))
-        self._changed()
-
-    def reveal(self, column: int, length: int) -> None:
-        """Scroll sideways so columns ``column .. column+length`` are on screen (no wrap)."""
-        if self.wrap or column < 0:
-            return
-        width = self.text_width
-        if column < self.x_offset or column + length > self.x_offset + width - 1:
-            self.x_offset = max(0, column - width // 3)
-            self._changed()
-
-    def action_side_home(self) -> None:
-        """Back to the first column."""
-        self.x_offset = 0
-        self._changed()
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         event.stop()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,17 +11,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
-from textual.worker import get_current_worker
 
 from ._log_goto import HINT, parse_goto
-from ._log_matches import COUNT_SECONDS, MATCH_CAP, MatchCount, MatchesCounted
+from ._log_matches import MatchCounting
 from .log_lines import LogLines
 
 
-class LogView(Vertical):
+class LogView(MatchCounting):
     """Shows one log file, following its tail; ``/`` searches, ``n``/``N`` repeat, ``:`` goes
     to a line.
 
@@ -72,7 +69,6 @@ class LogView(Vertical):
         """(offset, end) of the last search match."""
         self._watched: Path | None = None
         self._place: str | None = None
-        self._matches: MatchCount | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="log-status")
@@ -215,12 +211,7 @@ class LogView(Vertical):
                 return
         # Escape stops a long job (line count, go to line, match count) before it goes back.
         stopped = self.lines.cancel_jobs()
-        matches = self._matches
-        if matches is not None and matches.running:
-            self.workers.cancel_group(self, "log-match-count")
-            matches.running, matches.capped = False, True
-            self._describe_match()
-            stopped = True
+        stopped = self.stop_match_count() or stopped
         if stopped:
             event.stop()
             self._show_status()
@@ -325,69 +316,6 @@ class LogView(Vertical):
                 message.line.text.lower().find(message.text.lower()), len(message.text)
             )
         self._show_status()
-
-    # -- "match k of m" -------------------------------------------------------------------
-
-    def _reset_matches(self) -> None:
-        self.workers.cancel_group(self, "log-match-count")
-        self._matches = None
-
-    def _count_after_match(self, text: str) -> None:
-        """Start (or go on with) counting the lines that match ``text``."""
-        log = self.lines.logfile
-        if log is None:
-            return
-        count = self._matches
-        if count is None or count.stale(log, text):
-            self.workers.cancel_group(self, "log-match-count")
-            count = self._matches = MatchCount(text, log.generation)
-        if count.covered == 0 and not count.running or count.wants_more(log):
-            count.running = True
-            self._count_matches(log, text, count.generation, list(count.offsets), count.covered)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="log-match-count")
-    def _count_matches(
-        self, log: Any, text: str, generation: int, found: list[int], start: int
-    ) -> None:
-        """Count matching lines from ``start`` (capped by number and time) in a thread."""
-        worker = get_current_worker()
-        deadline = time.monotonic() + COUNT_SECONDS
-        try:
-            covered = log.count_matches(
-                text,
-                start,
-                limit=MATCH_CAP,
-                found=found,
-                cancel=lambda: worker.is_cancelled or time.monotonic() > deadline,
-            )
-        except (OSError, RuntimeError) as e:
-            error = f"cannot count matches in {log.path}: {e}"
-            self.post_message(MatchesCounted(log, text, generation, found, start, True, error))
-            return
-        if not worker.is_cancelled:
-            capped = len(found) >= MATCH_CAP or time.monotonic() > deadline
-            self.post_message(MatchesCounted(log, text, generation, found, covered, capped))
-
-    def on_matches_counted(self, message: MatchesCounted) -> None:
-        count = self._matches
-        if count is None or message.log is not self.lines.logfile:
-            return
-        if count.stale(message.log, message.text) or message.generation != count.generation:
-            return
-        count.offsets, count.covered = message.offsets, message.covered
-        count.capped, count.running = message.capped, False
-        if message.error:
-            self.lines.set_notice(message.error)
-        self._describe_match()
-        self._show_status()
-
-    def _describe_match(self) -> None:
-        """The status line's search part: "'text': match k of m"."""
-        if self.match is None:
-            return
-        count = self._matches
-        rank = count.describe(self.match[0]) if count is not None else "match"
-        self.search_status = f"{self.search_text!r}: {rank}; n/N: next/prev"
 
 
 def _size(n: int) -> str:
