@@ -119,3 +119,19 @@ async def test_long_list_goes_in_at_once_and_the_next_list_adds_no_twin() -> Non
         assert table.selected_run == "run-000"
         await pilot.pause()
         assert "run-000" in table.render_line(table.size.height - 1).text  # scrolled to it
+
+
+async def test_a_list_naming_other_runs_still_redraws_a_running_run_found_dead() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        rows = _newest_first(
+            [_row(i, RunStatus.RUNNING if i == 3 else RunStatus.COMPLETED) for i in range(5)]
+        )
+        await _filled(pilot, table, rows)
+        assert "running" in table.render_line(2).text  # run-003, second row
+        rows[1].status = RunStatus.CRASHED  # in place, as the source does for a dead owner
+        table.set_rows(rows, changed={"run-000"})  # the list the source made for another run
+        await pilot.pause()
+        assert "crashed" in table.render_line(2).text
+        assert table.running_names == set()

@@ -94,7 +94,9 @@ class RunsScreen(LiveScreen):
             self.post_message(RunsLoaded(None, error=f"cannot list runs: {e}"))
             return
         problems = [f"{p.path}: {p.problem}" for p in getattr(self.source, "problems", [])]
-        self.post_message(RunsLoaded(None, data=(rows, problems)))
+        # Which rows may differ from the last list: only the runs looked at again.
+        changed = None if refresh is None or names is None else set(names)
+        self.post_message(RunsLoaded(None, data=(rows, problems, changed)))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         # Done once the result is on screen, so the next read waits for the paint too.
@@ -104,9 +106,9 @@ class RunsScreen(LiveScreen):
             notice.update(message.error)
             notice.display = True
             return
-        rows, problems = message.data
+        rows, problems, changed = message.data
         self.loads += 1
-        self.table.set_rows(rows)
+        self.table.set_rows(rows, changed if self.loaded else None)
         self.loaded = True
         if problems:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""

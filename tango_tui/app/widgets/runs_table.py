@@ -128,31 +128,44 @@ class RunsTable(LineTable):
         """Whether rows are still being added (never: a list goes in at once)."""
         return False
 
-    def set_rows(self, rows: list[Any]) -> None:
+    def set_rows(self, rows: list[Any], changed: set[str] | None = None) -> None:
         """Show ``rows`` (all runs), drawing again only the rows that differ from what is shown.
 
-        Only a fingerprint of each row is compared (no cells are built: a 10,000-run list
-        costs a few milliseconds); a changed row is drawn again if it is on screen.
+        Only a fingerprint of each row is compared (no cells are built), and with ``changed``
+        (the runs the source looked at again; the others are the rows it gave last time) only
+        those and the running ones: a new run in a 10,000-run list costs about a millisecond
+        here instead of 25. A changed row is drawn again if it is on screen.
         """
         new = {r.name: r for r in rows}
         self.rows_by_name = new
         # The status is a str enum: comparing it as a string skips its (Python) __str__.
-        self._running_names = {r.name for r in rows if r.status == "running"}
-        gone = [n for n in self.rows if n not in new or not self._matches(new[n])]
+        was_running, self._running_names = (
+            self._running_names,
+            {r.name for r in rows if r.status == "running"},
+        )
+        if self.filter_text:
+            gone = [n for n in self.rows if n not in new or not self._matches(new[n])]
+        else:
+            gone = [n for n in self.rows if n not in new]
         if gone:
             self.remove_keys(gone)
             for name in gone:
                 self._sigs.pop(name, None)
         shown, sigs = self.rows, self._sigs
-        to_add: list[str] = []
-        for name, row in new.items():
+        to_add = [
+            n
+            for n, r in new.items()
+            if n not in shown and (not self.filter_text or self._matches(r))
+        ]
+        # Rows whose status depends on a process being alive may change in any list.
+        live = was_running | self._running_names
+        look = new.keys() if changed is None else (changed | live) & new.keys()
+        for name in look:
             if name not in shown:
-                if self._matches(row):
-                    to_add.append(name)
                 continue
             # Taken from the row now, not kept by identity: the source may change a RunRow in
-            # place (a run found dead). Running rows are drawn again by the tick.
-            sig = _signature(row)
+            # place (a run found dead).
+            sig = _signature(new[name])
             if sig != sigs.get(name):
                 sigs[name] = sig
                 self.refresh_row(name)
