@@ -189,6 +189,26 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
         raise
 
 
+def write_new_file(path: str | os.PathLike[str], data: bytes, *, fsync: bool = False) -> None:
+    """Create ``path`` (which must not exist) holding ``data``, for a name no reader looks at yet
+    (a temporary name published later by ``link`` or a directory rename): no temporary of its own.
+    On error the partial file is removed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            write_all(fd, data)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise
+
+
 def write_all(fd: int, data: bytes) -> None:
     """``os.write`` until all of ``data`` is written (a plain file takes it in one call)."""
     view = memoryview(data)

@@ -28,6 +28,8 @@ from ._format import (
     STEP_FORMAT,
     TMP_PREFIX,
     Layout,
+    dump_record,
+    write_new_file,
     write_record,
 )
 from ._local_cache import fsync_dir
@@ -98,7 +100,8 @@ def create_run_dir(layout: Layout, run: Run) -> Path:
     try:
         # fsynced, and the directory after the rename: a registered run (and so its name) survives a
         # power cut, so a name is never handed out twice. Once per run, not per step.
-        write_record(tmp / RUN_RECORD, RUN_FORMAT, run_to_body(run), fsync=True)
+        # Straight to its name: the directory is not visible until renamed.
+        write_new_file(tmp / RUN_RECORD, dump_record(RUN_FORMAT, run_to_body(run)), fsync=True)
         targets = run.steps.unique_ids() if isinstance(run.steps, LazyStepInfos) else {}
         for step_name, uid in targets.items():
             # Relative, so a copied or NFS-mounted workspace still resolves.
@@ -149,8 +152,11 @@ class RunsMixin:
             return
         self.layout.step_dir(uid).mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        # Not fsynced: a placeholder carries nothing that cannot be made again.
-        write_record(tmp, STEP_FORMAT, {"step": step.make_step_info().to_json_dict()}, fsync=False)
+        # Not fsynced: a placeholder carries nothing that cannot be made again. Written straight
+        # to its temporary name: readers only ever see it through the link below, whole.
+        write_new_file(
+            tmp, dump_record(STEP_FORMAT, {"step": step.make_step_info().to_json_dict()})
+        )
         try:
             os.link(tmp, path)  # publish only if absent: a concurrent RUNNING record wins
         except FileExistsError:
