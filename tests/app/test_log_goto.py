@@ -165,26 +165,37 @@ async def test_count_keeps_up_with_a_file_growing_while_it_runs(
         assert shown(lines, len(lines.window) - 1) == "201001 row 201001"
 
 
-async def test_go_to_line_while_the_file_grows_and_is_truncated(
-    workspace: Path, log_copy: Path
-) -> None:
+async def test_go_to_a_line_written_while_counting(workspace: Path, log_copy: Path) -> None:
     app = make_app(str(workspace))
     async with app.run_test(size=SIZE) as pilot:
         lines = await open_log(pilot, app, log_copy)
         log = lines.logfile
         assert log is not None
         with count_held(lines):
-            await go(pilot, "200500")  # not there yet
+            await go(pilot, "200500")  # past the end for now
             write(log_copy, [f"row {i}" for i in range(N + 1, N + 1001)])
             await wait_for(pilot, lambda: log.size == log_copy.stat().st_size, what="growth")
+            assert lines.goto_line == 200500  # still waiting for the count
         await wait_for(pilot, lambda: texts(lines)[0] == "row 200500", what="line 200500")
+        assert lines.goto_line is None and not lines.follow
+
+
+async def test_truncation_drops_a_pending_go_to_line(workspace: Path, log_copy: Path) -> None:
+    app = make_app(str(workspace))
+    async with app.run_test(size=SIZE) as pilot:
+        lines = await open_log(pilot, app, log_copy)
         with count_held(lines):
             await go(pilot, "150000")
+            assert lines.goto_line == 150000  # waiting for the count
             write(log_copy, ["short now"], "w")  # truncated: that line number is gone
             await wait_for(pilot, lambda: texts(lines) == ["short now"], what="re-read")
             assert lines.goto_line is None
-        await wait_for(pilot, lambda: not count_workers_busy(lines), what="count thread ended")
-        assert texts(lines) == ["short now"]
+        await wait_for(pilot, lambda: not lines.counting, what="count ended")
+        assert texts(lines) == ["short now"]  # no jump into the new file
+        write(log_copy, [f"row {i}" for i in range(2, 1002)])  # counted as it arrives
+        await wait_for(pilot, lambda: lines.logfile.line_count == 1001, what="kept counting")
+        await go(pilot, "500")
+        await wait_for(pilot, lambda: texts(lines)[0] == "row 500", what="line 500")
 
 
 async def test_help_and_footer_list_the_new_keys(workspace: Path, big_log: Path) -> None:
