@@ -2,7 +2,8 @@
 
 It holds just enough to notice what an event could have told us: whether the root exists, the
 names in ``runs/`` with their ``run.json`` (and Tango's ``stepinfo.json``) stats, the watched
-steps' record and progress stats, the watched files' stats and Tango's database stats. Taking one
+steps' record and progress stats and Tango's database stats (tailed logs have their own, much
+shorter tick: :mod:`._watch_files`). Taking one
 costs one ``scandir`` of ``runs/`` plus one ``stat`` per run that may still change (all of them
 on a full pass).
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .watcher import ChangeBatch
+    from ._watch_events import ChangeBatch
 
 StatKey = tuple[int, int, int] | None
 """(inode, size, mtime in ns) of a file, or None if it does not exist."""
@@ -44,12 +45,11 @@ class LightSnapshot:
     markers: tuple[StatKey, ...] = (None, None, None, None)
     runs: dict[str, tuple[StatKey, ...]] = field(default_factory=dict)
     steps: dict[str, tuple[StatKey, ...]] = field(default_factory=dict)
-    files: dict[Path, StatKey] = field(default_factory=dict)
     db: tuple[StatKey, ...] = (None, None, None)
 
     def diff(self, old: LightSnapshot) -> ChangeBatch:
         """The changes from ``old`` to this snapshot."""
-        from .watcher import ChangeBatch
+        from ._watch_events import ChangeBatch
 
         batch = ChangeBatch()
         if self.root_kind != old.root_kind or self.markers != old.markers:
@@ -60,9 +60,6 @@ class LightSnapshot:
         for uid in self.steps.keys() & old.steps.keys():
             if self.steps[uid] != old.steps[uid]:
                 batch.steps.add(uid)
-        for path in self.files.keys() & old.files.keys():
-            if self.files[path] != old.files[path]:
-                batch.files.add(path)
         if self.db != old.db:
             batch.all_steps = True
         return batch
@@ -71,7 +68,6 @@ class LightSnapshot:
 def take_snapshot(
     root: Path,
     steps: Iterable[str],
-    files: Iterable[Path],
     *,
     old: LightSnapshot | None = None,
     recheck: Callable[[list[str]], Iterable[str]] | None = None,
@@ -83,9 +79,9 @@ def take_snapshot(
     In a tango-tui workspace only ``run.json`` is stat-ed (``stepinfo.json`` is Tango's).
     """
     if not os.path.exists(root):
-        return LightSnapshot("missing", files={f: stat_key(f) for f in files})
+        return LightSnapshot("missing")
     if not os.path.isdir(root):
-        return LightSnapshot("other", files={f: stat_key(f) for f in files})
+        return LightSnapshot("other")
     snap = LightSnapshot(
         "dir",
         markers=tuple(
@@ -119,5 +115,4 @@ def take_snapshot(
     for uid in steps:
         step_dir = root / "cache" / uid
         snap.steps[uid] = tuple(stat_key(step_dir / f) for f in _STEP_FILES)
-    snap.files = {f: stat_key(f) for f in files}
     return snap

@@ -2,7 +2,8 @@
 
 :class:`WorkspaceWatcher` runs a watchdog observer (inotify by default, polling with
 ``poll_interval`` for NFS, where inotify never sees other machines' writes) on a handful of
-directories chosen so that the watch stays cheap however big the workspace grows:
+directories chosen so that the watch stays cheap however big the workspace grows
+(:mod:`._watch_plan` says which, and which events each asks the kernel for):
 
 * the root, non-recursively (``runs/``/``cache/`` appearing, ``latest``, markers, Tango's
   ``stepinfo.sqlite``);
@@ -13,19 +14,24 @@ directories chosen so that the watch stays cheap however big the workspace grows
   be huge and are never watched recursively;
 * the step directories given to :meth:`WorkspaceWatcher.watch_steps` (the open run's steps),
   non-recursively, at most :data:`MAX_STEP_WATCHES` of them (each watch is a thread in watchdog;
-  the run record covers the others);
-* the parent directory of each file given to :meth:`WorkspaceWatcher.watch_file` (a log being
-  tailed; the parent catches a rotation).
+  the run record covers the others).
+
+In a tango-tui workspace no watch asks for in-place writes (every record is replaced by a
+rename), so a busy run's log lines cost nothing here. The files given to
+:meth:`WorkspaceWatcher.watch_file` (logs being tailed) are not watched by events: the worker
+stats them every :data:`~._watch_files.FILE_TICK` seconds while there are any
+(:mod:`._watch_files`).
 
 watchdog's handler only puts the raw event on a queue (it never blocks, see ENVIRONMENT.md's
 deadlock note); a worker thread of ours collects events for ``debounce`` seconds, maps them to
-run names, step ids and files, re-arms watches when directories appear or vanish, and calls the
-callback once per burst. Every ``reconcile_interval`` seconds it also compares a light snapshot
-(the ``runs/`` listing, watched step records and files, and the ``run.json`` stats of the runs
-that may still change) with the previous one, so a missed event only delays an update. Runs the
-reader found settled (finished, or registered without an executor; see :mod:`._activity`) are
-stat-ed only by a full pass every ``full_reconcile_interval`` seconds, so an idle dashboard on
-10,000 finished runs does not stat 10,000 files every few seconds.
+run names, step ids and files (:mod:`._watch_events`), re-arms watches when directories appear or
+vanish, and calls the callback once per burst; a tick that finds a tailed file changed calls it
+at once. Every ``reconcile_interval`` seconds it also compares a light snapshot (the ``runs/``
+listing, watched step records, and the ``run.json`` stats of the runs that may still change) with
+the previous one, so a missed event only delays an update. Runs the reader found settled
+(finished, or registered without an executor; see :mod:`._activity`) are stat-ed only by a full
+pass every ``full_reconcile_interval`` seconds, so an idle dashboard on 10,000 finished runs does
+not stat 10,000 files every few seconds.
 """
 
 from __future__ import annotations
@@ -36,26 +42,20 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from watchdog.events import (
-    DirCreatedEvent,
-    DirDeletedEvent,
-    DirMovedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
+from watchdog.events import FileSystemEvent
 from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserverVFS
 
 from ._activity import activity_for
 from ._snapshot import LightSnapshot, take_snapshot
+from ._watch_events import TANGO_DB_FILES, ChangeBatch, QueueHandler, event_paths, map_path
+from ._watch_files import FILE_TICK, TailedFiles
+from ._watch_plan import WatchKey, WatchSet, plan_watches
+
+__all__ = ["MAX_STEP_WATCHES", "TANGO_DB_FILES", "ChangeBatch", "WorkspaceWatcher"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,76 +68,9 @@ MAX_STEP_WATCHES = 128
 FIRST_LISTING_WAIT = 5.0
 """Longest wait for the reader's first listing before arming the recursive runs/ watch (s)."""
 
-TANGO_DB_FILES = frozenset({"stepinfo.sqlite", "stepinfo.sqlite-wal", "stepinfo.sqlite-journal"})
-"""Tango 1.x's step database and its journals: a change means any step may have changed."""
-
-_ROOT_FILES_RESCAN = frozenset({"tango-tui.json", "settings.json", "runs", "cache"})
-_IGNORED_TYPES = frozenset({"opened", "closed", "closed_no_write"})
-_TMP_PREFIX = ".tmp-"  # atomic writers' temporary files: only their final rename matters
-# The kinds of events we ask for: watchdog turns this into the inotify mask, so the kernel never
-# queues open/access events for us. DirModifiedEvent is left out on purpose: it only repeats the
-# create/delete events of a directory's children.
-_EVENT_FILTER = [
-    FileCreatedEvent,
-    DirCreatedEvent,
-    FileDeletedEvent,
-    DirDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    DirMovedEvent,
-]
 _STOP = object()
-
-
-@dataclass
-class ChangeBatch:
-    """What changed during one debounce window.
-
-    Attributes:
-        runs: Names of runs whose directory or record (or anything in their directory) changed,
-            appeared or vanished.
-        steps: Unique ids of steps whose directory changed (record, progress, a new log).
-        files: Watched files (see ``watch_file``) that changed, appeared, vanished or were
-            replaced.
-        rescan: Re-read everything (the root appeared, vanished, or changed kind).
-        all_steps: Any step may have changed (Tango 1.x's step database was written): re-read
-            the run list's counts and the open run's steps.
-    """
-
-    runs: set[str] = field(default_factory=set)
-    steps: set[str] = field(default_factory=set)
-    files: set[Path] = field(default_factory=set)
-    rescan: bool = False
-    all_steps: bool = False
-
-    def __bool__(self) -> bool:
-        return bool(self.runs or self.steps or self.files or self.rescan or self.all_steps)
-
-    def merge(self, other: ChangeBatch) -> None:
-        """Add ``other``'s changes to this batch."""
-        self.runs |= other.runs
-        self.steps |= other.steps
-        self.files |= other.files
-        self.rescan = self.rescan or other.rescan
-        self.all_steps = self.all_steps or other.all_steps
-
-
-class _QueueHandler(FileSystemEventHandler):
-    """Hands every interesting event to our worker; runs under watchdog's lock, so never blocks."""
-
-    def __init__(self, q: queue.SimpleQueue[object]):
-        self._queue = q
-
-    def dispatch(self, event: FileSystemEvent) -> None:
-        if event.event_type in _IGNORED_TYPES:
-            return
-        if event.event_type == "modified" and event.is_directory:
-            return
-        if event.event_type != "moved" and os.path.basename(os.fsdecode(event.src_path)).startswith(
-            _TMP_PREFIX
-        ):
-            return
-        self._queue.put(event)
+_RESYNC = object()  # look again at which directories to watch
+_WAKE = object()  # a file is tailed now: start ticking
 
 
 class WorkspaceWatcher:
@@ -176,31 +109,41 @@ class WorkspaceWatcher:
             reconcile_interval if poll_interval is None else min(reconcile_interval, poll_interval)
         )
         self.full_reconcile_interval = max(full_reconcile_interval, self.reconcile_interval)
+        self.file_tick = FILE_TICK
+        """Seconds between two stats of the tailed files (in both modes)."""
         self._next_full = 0.0
         self._activity = activity_for(self.root)
         self._flagged: set[str] = set()  # runs named by events since the last reconcile
         self._runs_recursive = poll_interval is None
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._handler = _QueueHandler(self._queue)
+        self._handler = QueueHandler(self._queue)
+        self._watches = WatchSet(self._handler)
+        self._tailed = TailedFiles()
         self._observer: BaseObserver | None = None
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()  # guards the wanted steps/files, set from the app's thread
+        self._lock = threading.Lock()  # guards the wanted steps, set from the app's thread
         self._steps: list[str] = []
-        self._files: set[Path] = set()
-        self._watches: dict[tuple[str, bool], ObservedWatch] = {}
         self._snapshot: LightSnapshot | None = None
         self._root_present = False
         self._ours = False  # a tango-tui workspace (its marker exists), checked at each re-arm
         self._stopped = False
         self._defer_runs = False
-        # Watches are armed by the worker, and by watch_file in the caller's thread.
-        self._arm_lock = threading.RLock()
 
     # ----- public API --------------------------------------------------------------------
     @property
     def watched_dirs(self) -> list[tuple[str, bool]]:
         """``(directory, recursive)`` of every watch currently armed (for tests and debugging)."""
-        return sorted(self._watches)
+        return sorted({(d, r) for d, r, _ in self._watches.armed})
+
+    @property
+    def watches(self) -> list[WatchKey]:
+        """``(directory, recursive, asks for in-place writes)`` of every watch armed now."""
+        return sorted(self._watches.armed)
+
+    @property
+    def events_received(self) -> int:
+        """How many file events the observer handed over so far (for tests and benchmarks)."""
+        return self._handler.received
 
     def start(self) -> None:
         """Start the observer and the worker thread."""
@@ -222,69 +165,31 @@ class WorkspaceWatcher:
         self._thread = threading.Thread(target=self._run, name="tango-tui-watcher", daemon=True)
         self._thread.start()
 
-    def _arm_deferred(self) -> None:
-        """Arm the recursive runs/ watch, then report what changed while it was being armed.
-
-        If a reader of the same workspace exists in this process, first wait (at most
-        :data:`FIRST_LISTING_WAIT` seconds) for its first listing: walking 10,000 run directories
-        meanwhile would compete with it for the disk and the GIL and delay the first paint.
-        Nothing is lost meanwhile: the full reconcile below reports what changed.
-        """
-        if not self._defer_runs:
-            return
-        activity = self._activity
-        if activity.has_reader:
-            deadline = time.monotonic() + FIRST_LISTING_WAIT
-            # Short waits: stop() must not be held up by a reader that never lists.
-            while not activity.listed.wait(0.05):
-                if self._stopped or time.monotonic() > deadline:
-                    break
-        with self._arm_lock:  # watch_file, meanwhile, waits and then finds runs/ covered
-            self._defer_runs = False
-            batch = self._sync_watches_locked()
-        batch.merge(self._reconcile(full=True))
-        batch.merge(self._sync_watches())  # the reconcile may have seen directories come or go
-        self._deliver(batch)
-
-    def _deliver(self, batch: ChangeBatch) -> None:
-        if batch and not self._stopped:
-            try:
-                self.callback(batch)
-            except Exception:
-                logger.exception("tango-tui watcher callback failed on %s", batch)
-
     def watch_steps(self, uids: Iterable[str]) -> None:
         """Watch these steps' directories (replacing the previous set); the first
         :data:`MAX_STEP_WATCHES` are watched, the rest rely on the run record and the reconcile."""
         with self._lock:
             self._steps = list(dict.fromkeys(uids))
-        self._queue.put(("resync",))
+        self._queue.put(_RESYNC)
 
     def watch_file(self, path: str | os.PathLike[str]) -> None:
         """Report changes of ``path`` (a log being tailed) in ``ChangeBatch.files``.
 
-        Returns once the watch covering it is armed (in this thread: a write landing right after
-        the call is reported, so a reader may read the file after calling this and miss
-        nothing). A directory that cannot be watched is left to the reconcile.
+        Takes the file's first ``stat`` in this thread, so a write landing right after the call
+        is reported (a reader may read the file after calling this and miss nothing); from then
+        on the worker stats it every :attr:`file_tick` seconds.
         """
-        with self._lock:
-            self._files.add(Path(os.path.abspath(path)))
-        if self._thread is not None:
-            pending = self._sync_watches()
-            if pending:
-                self._queue.put(pending)  # the root came or went meanwhile: the worker reports it
+        self._tailed.add(path)
+        self._queue.put(_WAKE)
 
     def unwatch_file(self, path: str | os.PathLike[str]) -> None:
         """Stop reporting ``path``."""
-        with self._lock:
-            self._files.discard(Path(os.path.abspath(path)))
-        self._queue.put(("resync",))
+        self._tailed.discard(path)
 
     def stop(self) -> None:
         """Stop the worker and the observer and join both. Call it from a thread other than the
         callback's (an app: ``await asyncio.to_thread(watcher.stop)``)."""
-        with self._arm_lock:
-            self._stopped = True
+        self._stopped = True
         self._queue.put(_STOP)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
@@ -303,20 +208,52 @@ class WorkspaceWatcher:
                 logger.exception("tango-tui watcher of %s failed; carrying on", self.root)
                 time.sleep(min(1.0, self.reconcile_interval))  # no hot loop on a lasting error
 
+    def _arm_deferred(self) -> None:
+        """Arm the recursive runs/ watch, then report what changed while it was being armed.
+
+        If a reader of the same workspace exists in this process, first wait (at most
+        :data:`FIRST_LISTING_WAIT` seconds) for its first listing: walking 10,000 run directories
+        meanwhile would compete with it for the disk and the GIL and delay the first paint.
+        Nothing is lost meanwhile: the full reconcile below reports what changed.
+        """
+        if not self._defer_runs:
+            return
+        activity = self._activity
+        if activity.has_reader:
+            deadline = time.monotonic() + FIRST_LISTING_WAIT
+            # Short waits: stop() must not be held up by a reader that never lists.
+            while not activity.listed.wait(0.05):
+                if self._stopped or time.monotonic() > deadline:
+                    break
+        self._defer_runs = False
+        batch = self._sync_watches()
+        batch.merge(self._reconcile(full=True))
+        batch.merge(self._sync_watches())  # the reconcile may have seen directories come or go
+        self._deliver(batch)
+
+    def _deliver(self, batch: ChangeBatch) -> None:
+        if batch and not self._stopped:
+            try:
+                self.callback(batch)
+            except Exception:
+                logger.exception("tango-tui watcher callback failed on %s", batch)
+
     def _loop(self) -> None:
         self._arm_deferred()
-        next_reconcile = time.monotonic() + self.reconcile_interval
+        now = time.monotonic()
+        next_reconcile = now + self.reconcile_interval
+        next_tick = now
         while True:
-            timeout = max(0.0, next_reconcile - time.monotonic())
+            wake = min(next_reconcile, next_tick) if self._tailed else next_reconcile
             try:
-                item = self._queue.get(timeout=timeout)
+                item = self._queue.get(timeout=max(0.0, wake - time.monotonic()))
             except queue.Empty:
                 item = None
             if item is _STOP:
                 return
             batch = ChangeBatch()
             resync = False
-            if item is not None:
+            if item is not None and item is not _WAKE:
                 # Collect the rest of the burst; a fixed window bounds the latency of a flood.
                 items = [item]
                 deadline = time.monotonic() + self.debounce
@@ -328,15 +265,17 @@ class WorkspaceWatcher:
                 if any(i is _STOP for i in items):
                     return
                 for i in items:
-                    if isinstance(i, tuple):
+                    if i is _RESYNC:
                         resync = True
-                    elif isinstance(i, ChangeBatch):
-                        batch.merge(i)
-                    else:
-                        resync |= self._map_event(i, batch)  # type: ignore[arg-type]
+                    elif isinstance(i, FileSystemEvent):
+                        resync |= self._map_event(i, batch)
                 self._flagged |= batch.runs
-            if time.monotonic() >= next_reconcile:
-                next_reconcile = time.monotonic() + self.reconcile_interval
+            now = time.monotonic()
+            if now >= next_tick:
+                next_tick = now + self.file_tick
+                batch.files |= self._tailed.changed()
+            if now >= next_reconcile:
+                next_reconcile = now + self.reconcile_interval
                 batch.merge(self._reconcile())
                 resync = True
             if resync:
@@ -346,71 +285,18 @@ class WorkspaceWatcher:
     def _map_event(self, event: FileSystemEvent, batch: ChangeBatch) -> bool:
         """Add ``event`` to ``batch``; True if the set of directories to watch may have changed."""
         resync = False
-        paths = [os.fsdecode(event.src_path)]
-        dest = getattr(event, "dest_path", "")
-        if dest:
-            paths.append(os.fsdecode(dest))
-        with self._lock:
-            files = set(self._files)
+        paths = event_paths(event)
         if event.is_directory and event.event_type in ("deleted", "moved"):
             # A watched directory that went away: inotify dropped its watch, so forget ours and
             # let the re-arm below watch it afresh if it comes back (even under the same name).
-            resync |= self._forget_watches(paths[0])
+            resync |= self._watches.forget(self._observer, paths[0])
+        tailed = self._tailed.paths() if self._tailed else set()
         for raw in paths:
             path = Path(raw)
-            if path in files:
+            if path in tailed:  # replaced or removed: say so now rather than at the next tick
                 batch.files.add(path)
-            resync |= self._map_path(path, event, batch)
+            resync |= map_path(self.root, self._ours, path, event, batch)
         return resync
-
-    def _forget_watches(self, directory: str) -> bool:
-        with self._arm_lock:
-            return self._forget_watches_locked(directory)
-
-    def _forget_watches_locked(self, directory: str) -> bool:
-        forgot = False
-        for key in [
-            k for k in self._watches if k[0] == directory or k[0].startswith(directory + os.sep)
-        ]:
-            watch = self._watches.pop(key)
-            forgot = True
-            if self._observer is not None:
-                try:
-                    self._observer.unschedule(watch)
-                except (KeyError, OSError):
-                    pass
-        return forgot
-
-    def _map_path(self, path: Path, event: FileSystemEvent, batch: ChangeBatch) -> bool:
-        if path == self.root or path in self.root.parents:
-            # The root (or a directory above it) appeared, vanished or moved.
-            batch.rescan = True
-            return True
-        try:
-            parts = path.relative_to(self.root).parts
-        except ValueError:
-            return False  # a sibling of a watched file, or outside the root
-        structural = event.is_directory and event.event_type in ("created", "deleted", "moved")
-        top = parts[0]
-        if len(parts) == 1:
-            if top in TANGO_DB_FILES:
-                batch.all_steps = True
-            elif top in _ROOT_FILES_RESCAN:
-                batch.rescan = True
-                return True
-            return False
-        if top == "runs":
-            if len(parts) >= 4 and parts[2] == "steps":
-                batch.steps.add(parts[3])
-            # A growing log does not change a tango-tui run's row (run.json does), so it is not
-            # a run change; in a Tango 1.x run, out.log's markers are where the status comes from.
-            if not (self._ours and parts[-1].endswith(".log") and not structural):
-                batch.runs.add(parts[1])
-            return structural
-        if top == "cache":
-            batch.steps.add(parts[1])
-            return structural and len(parts) == 2
-        return False
 
     def _reconcile(self, full: bool = False) -> ChangeBatch:
         new = self._take_snapshot(None if full else self._snapshot)
@@ -420,57 +306,22 @@ class WorkspaceWatcher:
     def _take_snapshot(self, old: LightSnapshot | None = None) -> LightSnapshot:
         with self._lock:
             steps = self._steps[:MAX_STEP_WATCHES]
-            files = set(self._files)
         now = time.monotonic()
         full = old is None or now >= self._next_full
         flagged, self._flagged = self._flagged, set()
         if full:
             self._next_full = now + self.full_reconcile_interval
-            return take_snapshot(self.root, steps, files)
+            return take_snapshot(self.root, steps)
 
         def recheck(names: list[str]) -> list[str]:
             return [*self._activity.active(names), *flagged]
 
-        return take_snapshot(self.root, steps, files, old=old, recheck=recheck)
+        return take_snapshot(self.root, steps, old=old, recheck=recheck)
 
     # ----- watches -------------------------------------------------------------------------
-    def _wanted(self) -> set[tuple[str, bool]]:
-        with self._lock:
-            steps = self._steps[:MAX_STEP_WATCHES]
-            files = set(self._files)
-        root = self.root
-        wanted: set[tuple[str, bool]] = set()
-        runs = root / "runs"
-        if os.path.isdir(root):
-            wanted.add((str(root), False))
-            if os.path.isdir(runs) and not self._defer_runs:
-                wanted.add((str(runs), self._runs_recursive))
-            if os.path.isdir(root / "cache"):
-                wanted.add((str(root / "cache"), False))
-            for uid in steps:
-                step_dir = root / "cache" / uid
-                if os.path.isdir(step_dir) and not os.path.islink(step_dir):
-                    wanted.add((str(step_dir), False))
-        else:
-            ancestor = root.parent
-            while not os.path.isdir(ancestor) and ancestor != ancestor.parent:
-                ancestor = ancestor.parent
-            wanted.add((str(ancestor), False))
-        for f in files:
-            parent = f.parent
-            covered = self._runs_recursive and not self._defer_runs
-            if covered and runs in parent.parents and os.path.isdir(runs):
-                continue  # covered by the recursive watch on runs/
-            if os.path.isdir(parent):
-                wanted.add((str(parent), False))
-        return wanted
-
     def _sync_watches(self) -> ChangeBatch:
-        """Arm and disarm watches to match what exists now; a rescan batch if the root came or went."""
-        with self._arm_lock:
-            return self._sync_watches_locked()
-
-    def _sync_watches_locked(self) -> ChangeBatch:
+        """Arm and disarm watches to match what exists now; a rescan batch if the root came or
+        went. Runs in the worker (and in start(), before the worker exists)."""
         batch = ChangeBatch()
         observer = self._observer
         if observer is None or self._stopped:
@@ -484,25 +335,16 @@ class WorkspaceWatcher:
             if present != self._root_present:
                 self._root_present = present
                 batch.rescan = True
-            wanted = self._wanted()
-            if wanted == set(self._watches):
+            with self._lock:
+                steps = self._steps[:MAX_STEP_WATCHES]
+            wanted = plan_watches(
+                self.root,
+                steps,
+                ours=self._ours,
+                runs_recursive=self._runs_recursive,
+                defer_runs=self._defer_runs,
+            )
+            if wanted == set(self._watches.armed):
                 break
-            self._arm(observer, wanted)
+            self._watches.arm(observer, wanted)
         return batch
-
-    def _arm(self, observer: BaseObserver, wanted: set[tuple[str, bool]]) -> None:
-        for key in list(self._watches):
-            if key not in wanted or not os.path.isdir(key[0]):
-                watch = self._watches.pop(key)
-                try:
-                    observer.unschedule(watch)
-                except (KeyError, OSError):
-                    pass  # its directory vanished and watchdog already dropped it
-        for key in sorted(wanted - set(self._watches)):
-            try:
-                self._watches[key] = observer.schedule(
-                    self._handler, key[0], recursive=key[1], event_filter=_EVENT_FILTER
-                )
-            except OSError as e:
-                # Vanished in between, or out of inotify watches: the reconcile still covers it.
-                logger.warning("cannot watch %s: %s", key[0], e)
