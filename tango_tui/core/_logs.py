@@ -2,14 +2,14 @@
 
 :func:`file_handler` is Tango's context manager, except that INFO records are kept (Tango's
 default level drops them). :func:`capture_output` is ours: while a step executes, its logging
-records *and* whatever it prints (``sys.stdout``/``sys.stderr``) go to the step's log file, line
-by line, so someone tailing the file sees each line as it is written; the output still reaches
-the original streams too (a tee).
+records *and* everything written to stdout/stderr go to the step's log file, line by line, so
+someone tailing the file sees each line as it is written; the output still reaches the original
+destination too (a tee).
 
-Limits: the tee swaps the process-wide ``sys.stdout``/``sys.stderr``, so two steps executing in
-threads of one process would share their captures (the executor runs parallel steps in separate
-processes); output written straight to file descriptors 1 and 2 (C extensions, child processes)
-is not captured.
+Two ways, chosen per capture (see :func:`capture_output`): at the file-descriptor level
+(:mod:`tango_tui.core._capture`: C extensions, ``os.system``, child processes are captured too),
+or, where that cannot be used, at the Python level (``sys.stdout``/``sys.stderr`` swapped for
+tees; output written straight to fds 1 and 2 is then not captured).
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, Any, TextIO
 
+from . import _capture
+
+logger = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 """Format of the lines :func:`file_handler` and :func:`capture_output` write for logging records."""
 
@@ -109,7 +112,7 @@ class _Tee(io.TextIOBase):
         return bool(self._original is not None and self._original.isatty())
 
     def fileno(self) -> int:
-        # Code that writes to the descriptor reaches the terminal (not captured; see module doc).
+        # Code that writes to the descriptor reaches the terminal (not captured by this tee).
         if self._original is None:
             raise io.UnsupportedOperation("fileno")
         return self._original.fileno()
@@ -119,7 +122,7 @@ class _Tee(io.TextIOBase):
         """The original stream's byte buffer (bytes written there are not captured)."""
         if self._original is None or not hasattr(self._original, "buffer"):
             raise AttributeError("buffer")
-        return self._original.buffer  # type: ignore[no-any-return]
+        return self._original.buffer
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -130,14 +133,238 @@ class _Tee(io.TextIOBase):
         return getattr(self._original, "errors", None)
 
 
-@contextlib.contextmanager
-def capture_output(path: str | os.PathLike[str], level: int = logging.INFO) -> Iterator[None]:
-    """Capture logging records and ``sys.stdout``/``sys.stderr`` into ``path`` (appending).
+def capture_output(
+    path: str | os.PathLike[str], level: int = logging.INFO
+) -> contextlib.AbstractContextManager[None]:
+    """Capture logging records and stdout/stderr into ``path`` (appending).
 
-    The file is line-buffered, so every complete line is on disk as soon as it is printed. On
-    exit the original streams, handlers and root level are restored, whatever happened inside.
-    The parent directory must exist.
+    Every complete line is on disk as soon as it is written. On exit the original descriptors,
+    streams, handlers and root level are restored, whatever happened inside (also on
+    KeyboardInterrupt). The parent directory must exist.
+
+    At the file-descriptor level (:class:`~tango_tui.core._capture.FdCapture`) when
+    :func:`~tango_tui.core._capture.fd_capture_possible`: POSIX, the main thread, fds 1 and 2
+    open. Then a logging handler that writes to fd 1 or 2 (a console handler) writes to the
+    original descriptor directly while the capture lasts, so its records are not in the log
+    twice (they are there once, from the capture's own handler), and Python streams that do not
+    write to fds 1/2 (e.g. pytest's or Jupyter's) are teed at the Python level.
+
+    Otherwise, for a step running in a non-main thread (while the main thread may use the
+    terminal, and other threads could enter and leave captures in any order), with fd 1 or 2
+    closed, or on Windows, the Python-level tee is used: ``sys.stdout``/``sys.stderr`` are
+    process-wide, so steps executing in threads of one process share their captures (the
+    executor runs parallel steps in separate processes), and output written straight to the
+    descriptors is not captured.
     """
+    if _capture.fd_capture_possible():
+        return _fd_capture(path, level)
+    return _tee_capture(path, level)
+
+
+def _fd_number(stream: Any) -> int | None:
+    """1 or 2 if ``stream`` writes to that file descriptor, else None."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fd if fd in (1, 2) else None
+
+
+class _RecordHandler(logging.Handler):
+    """Writes records to an fd capture's log, after the output written before them.
+
+    Handlers are reused from capture to capture (:func:`_record_handler`): creating one costs
+    more than the rest of a capture's set-up.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cap: _capture.FdCapture | None = None
+        self.setFormatter(_formatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        cap = self.cap
+        if cap is None:
+            return
+        try:
+            text = self.format(record) + "\n"
+            cap.write_record(text.encode("utf-8", "backslashreplace"))
+        except RecursionError:
+            raise
+        except Exception:  # noqa: BLE001 -- logging's convention
+            self.handleError(record)
+
+
+_spare_handlers: list[_RecordHandler] = []
+
+
+def _record_handler(cap: _capture.FdCapture, level: int) -> _RecordHandler:
+    try:
+        handler = _spare_handlers.pop()
+    except IndexError:
+        handler = _RecordHandler()
+    handler.cap = cap
+    handler.setLevel(level)
+    return handler
+
+
+class _FeedTee(io.TextIOBase):
+    """A Python stream that does not write to fds 1/2, teed into an fd capture's log."""
+
+    def __init__(self, original: TextIO, cap: _capture.FdCapture, idx: int):
+        self._original = original
+        self._cap = cap
+        self._idx = idx
+
+    def write(self, s: str) -> int:
+        self._original.write(s)
+        self._cap.feed(self._idx, s.encode("utf-8", "backslashreplace"), forward=False)
+        return len(s)
+
+    def flush(self) -> None:
+        self._original.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self._original.isatty()
+
+    def fileno(self) -> int:
+        return self._original.fileno()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, errors, buffer...: the original's
+        return getattr(self._original, name)
+
+
+class _Restorer:
+    """What an fd capture changed besides the descriptors, put back idempotently."""
+
+    def __init__(self) -> None:
+        self.consoles: list[tuple[logging.StreamHandler[Any], Any, Any]] = []
+        self.streams: dict[str, Any] = {}
+        self.line_buffered: list[io.TextIOWrapper] = []
+
+    def redirect_consoles(self, cap: _capture.FdCapture) -> None:
+        """Point handlers that write to fds 1/2 at (dups of) the original descriptors."""
+        for ref in list(getattr(logging, "_handlerList", ())):
+            h = ref() if callable(ref) else None
+            if (
+                not isinstance(h, logging.StreamHandler)
+                or isinstance(h, logging.FileHandler)
+                or h is logging.lastResort
+            ):  # lastResort writes to sys.stderr, whatever it is
+                continue
+            n = _fd_number(h.stream)
+            if n is None or len(cap.saved) != 2:
+                continue
+            old = h.stream
+            raw = io.FileIO(os.dup(cap.saved[n - 1]), "w", closefd=True)
+            direct = io.TextIOWrapper(
+                raw,
+                encoding=getattr(old, "encoding", None) or "utf-8",
+                errors=getattr(old, "errors", None) or "backslashreplace",
+                write_through=True,
+            )
+            try:
+                h.setStream(direct)
+            except AttributeError:  # a handler whose stream is computed (like lastResort)
+                direct.close()
+                continue
+            self.consoles.append((h, old, direct))
+
+    def tee_streams(self, cap: _capture.FdCapture) -> None:
+        """Line-buffer Python streams writing to fds 1/2; tee the others into the log."""
+        for idx, name in enumerate(("stdout", "stderr")):
+            stream = getattr(sys, name)
+            if stream is None:
+                continue
+            if _fd_number(stream) is None:
+                self.streams[name] = stream
+                setattr(sys, name, _FeedTee(stream, cap, idx))
+            elif isinstance(stream, io.TextIOWrapper) and not stream.line_buffering:
+                stream.reconfigure(line_buffering=True)
+                self.line_buffered.append(stream)
+
+    def restore(self) -> None:
+        for name, stream in self.streams.items():
+            setattr(sys, name, stream)
+        while self.line_buffered:
+            with contextlib.suppress(Exception):
+                self.line_buffered[-1].reconfigure(line_buffering=False)
+            self.line_buffered.pop()
+        while self.consoles:
+            h, old, direct = self.consoles[-1]
+            if h.stream is direct:
+                h.setStream(old)
+            self.consoles.pop()
+            with contextlib.suppress(OSError, ValueError):
+                direct.close()
+
+
+def _uninterrupted(fn: Any) -> BaseException | None:
+    """Run idempotent ``fn`` to its end even if KeyboardInterrupts arrive; return the last one."""
+    interrupted = None
+    while True:
+        try:
+            fn()
+            return interrupted
+        except KeyboardInterrupt as e:
+            interrupted = e
+
+
+@contextlib.contextmanager
+def _fd_capture(path: str | os.PathLike[str], level: int) -> Iterator[None]:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    log_fd = os.open(path, flags, 0o644)
+    cap = _capture.FdCapture(log_fd)
+    try:
+        cap.start()
+    except OSError as e:
+        os.close(log_fd)
+        logger.debug("cannot capture fds 1/2 (%s); capturing Python's streams only", e)
+        with _tee_capture(path, level):
+            yield
+        return
+    handler = _record_handler(cap, level)
+    root = logging.getLogger()
+    changes = _Restorer()
+    detached = False
+    try:
+        root.addHandler(handler)
+        changes.redirect_consoles(cap)
+        changes.tee_streams(cap)
+        with _root_level_at_most(level):
+            yield
+    finally:
+        try:
+            detached = cap.stop()
+        finally:
+            fds = [log_fd]
+
+            def undo() -> None:
+                changes.restore()
+                root.removeHandler(handler)
+                if handler.cap is not None:
+                    handler.cap = None
+                    _spare_handlers.append(handler)
+                while fds:
+                    os.close(fds.pop())
+
+            interrupted = _uninterrupted(undo)
+            if interrupted is not None:
+                raise interrupted
+    if detached:
+        logger.warning(
+            "processes started by the step logged in %s still hold its stdout/stderr "
+            "open; their further output is not in that log",
+            path,
+        )
+
+
+@contextlib.contextmanager
+def _tee_capture(path: str | os.PathLike[str], level: int) -> Iterator[None]:
+    """The Python-level capture: ``sys.stdout``/``sys.stderr`` swapped for tees."""
     log = open(path, "a", encoding="utf-8", errors="backslashreplace", buffering=1)  # noqa: SIM115
     lock = threading.Lock()
     handler = logging.StreamHandler(log)

@@ -13,7 +13,7 @@
    first (the same way), then ``step_starting`` claims the step. If another process claimed it in
    between, ``step_starting`` raises :class:`StepStateError` and the loop goes back to waiting.
    The body runs inside ``workspace.step_log_context`` and ends in ``step_finished`` or
-   ``step_failed``.
+   ``step_failed``, once what it wrote to fds 1/2 is in its log.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._capture import drain_output
 from ._errors import RecordError, StepStateError
 from ._hashing import replace_steps
 from ._model import StepState
@@ -89,7 +90,9 @@ class StepRunner:
                     if found:
                         return value
                     raise StepStateError(
-                        step, state, "it is recorded as completed but its result is not in the cache"
+                        step,
+                        state,
+                        "it is recorded as completed but its result is not in the cache",
                     )
                 # A whole result without a COMPLETED record: the attempt that stored it ended
                 # (killed, or its record write failed) before saying so. Adopt it, not rerun.
@@ -107,8 +110,11 @@ class StepRunner:
             ws.step_starting(step)
         except StepStateError:
             return _LOST
-        logger.info("Step %r (%s): completing the record of a result stored by an earlier attempt",
-                    step.name, step.unique_id)
+        logger.info(
+            "Step %r (%s): completing the record of a result stored by an earlier attempt",
+            step.name,
+            step.unique_id,
+        )
         return ws.step_finished(step, value)
 
     def _cached(self, step: Step, *, strict: bool) -> tuple[bool, Any]:
@@ -131,8 +137,11 @@ class StepRunner:
         except RecordError as e:
             if strict:
                 raise
-            logger.warning("step %s: ignoring a damaged result no completed record vouches for: %s",
-                           step.unique_id, e)
+            logger.warning(
+                "step %s: ignoring a damaged result no completed record vouches for: %s",
+                step.unique_id,
+                e,
+            )
             return False, None
 
     def _execute(self, step: Step) -> Any:
@@ -163,6 +172,7 @@ class StepRunner:
                 raise
             finally:
                 step._end()
+            drain_output()  # what the body wrote to fds 1/2 is in its log before it is COMPLETED
             try:
                 value = ws.step_finished(step, value)
             except BaseException:
