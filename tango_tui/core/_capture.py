@@ -8,6 +8,8 @@ shows the output as it comes. Bytes are kept as they are (binary, invalid UTF-8)
 
 - One pipe instead of two when fds 1 and 2 are the same file (a terminal, ``2>&1``): stdout and
   stderr then keep their exact order, in the log and on the original descriptor.
+- A pseudo-terminal instead of a pipe when the original is a terminal, so the step's programs
+  still see one (``isatty``: colours, progress bars, width), as without the capture.
 - The log receives whole lines: a stream's unfinished line waits for its end (at most
   ``_PARTIAL_AFTER`` seconds, or 64 KiB), so lines of stdout and stderr never mix.
 - :meth:`FdCapture.drain` reads what is in the pipes right now, in the calling thread: the
@@ -35,7 +37,7 @@ import select
 import threading
 import time
 
-from ._capture_pump import Pump, flush_python_streams, hand_over, write_all
+from ._capture_pump import Pump, flush_python_streams, hand_over, open_channel, write_all
 
 DRAIN_TIMEOUT = 0.5
 """Seconds :meth:`FdCapture.stop` waits for processes started by the step to close the pipes."""
@@ -150,27 +152,34 @@ class FdCapture:
         try:
             self.saved = [os.dup(1), os.dup(2)]
             opened += self.saved
-            for _ in range(1 if self.merged else 2):
-                r, w = os.pipe()
+            for like in (1,) if self.merged else (1, 2):
+                r, w = open_channel(like)
                 opened += [r, w]
                 os.set_blocking(r, False)
                 self.read_fds.append(r)
                 writers.append(w)
             os.dup2(writers[0], 1)
             os.dup2(writers[-1], 2)
-        except BaseException:
+            while writers:  # fds 1/2 are the write ends now
+                fd = writers.pop()
+                opened.remove(fd)
+                os.close(fd)
+            self._pump = pump
+            pump.add(self, self.read_fds)
+            _stack.append(self)
+        except BaseException:  # also a KeyboardInterrupt: leave everything as it was
             if len(self.saved) == 2:
                 os.dup2(self.saved[0], 1)
                 os.dup2(self.saved[1], 2)
+            for fd in self.read_fds:
+                pump.unwatch(fd)
             for fd in opened:
                 os.close(fd)
             self.saved, self.read_fds = [], []
+            if self in _stack:
+                _stack.remove(self)
+            pump.discard(self)
             raise
-        for w in writers:
-            os.close(w)  # fds 1/2 are the write ends now
-        self._pump = pump
-        pump.add(self, self.read_fds)
-        _stack.append(self)
 
     def stop(self, timeout: float = DRAIN_TIMEOUT) -> bool:
         """Put fds 1/2 back, read the pipes to their end; True if the capture had to detach.
@@ -187,10 +196,12 @@ class FdCapture:
             if pump is not None and fd >= 0:
                 pump.unwatch(fd)
         interrupted: BaseException | None = None
+        drained = False
         while True:
             try:
-                if not self.restored:
-                    flush_python_streams()
+                if not drained:  # before the writers close (a pseudo-terminal may drop the rest)
+                    drained = True
+                    self.drain()
                 self._restore()
                 break
             except KeyboardInterrupt as e:  # restoring is idempotent: do it to the end

@@ -68,6 +68,41 @@ def hand_over(read_fd: int, out_fd: int) -> None:
         raise
 
 
+def open_channel(like: int) -> tuple[int, int]:
+    """``(read_fd, write_fd)``: a pipe, or a pseudo-terminal when ``like`` is a terminal.
+
+    With a pseudo-terminal the step's programs still see a terminal on fds 1/2 (colours,
+    progress bars, terminal width), as they would without the capture. Its output processing is
+    off, so bytes arrive as written (no ``\\n`` -> ``\\r\\n``); the real terminal does that.
+    A resize of the real terminal during the step is not passed on.
+    """
+    if os.isatty(like):
+        try:
+            return _open_pty(like)
+        except (OSError, ImportError):
+            pass
+    return os.pipe()
+
+
+def _open_pty(like: int) -> tuple[int, int]:
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()  # O_NOCTTY: never becomes a controlling terminal
+    try:
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.OPOST
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        with contextlib.suppress(OSError):
+            size = fcntl.ioctl(like, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+    except BaseException:
+        os.close(master)
+        os.close(slave)
+        raise
+    return master, slave
+
+
 class Pump:
     """The reader thread: waits on every capture's pipes and feeds what arrives to its capture.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -355,3 +356,61 @@ def test_sigterm_restores_descriptors_and_keeps_the_tail(tmp_path: Path) -> None
     assert log.index(b"before the signal\n") < log.index(b"interrupted by SIGTERM")
     assert b"fds are back" not in log
     assert stdout.count(b"before the signal\n") == 1 and b"fds are back\n" in stdout
+
+
+TERMINAL = PRELUDE + textwrap.dedent(
+    """
+    class Looks(Step):
+        def run(self):
+            size = os.get_terminal_size(1)
+            os.write(1, f"isatty {os.isatty(1)} {os.isatty(2)} columns {size.columns}\\n".encode())
+            os.write(2, b"progress 50%\\rprogress 100%\\n")
+            return 1
+
+    ws = LocalWorkspace(sys.argv[1])
+    run = run_steps(ws, {"t": Looks()}, name="r")
+    Path(sys.argv[2]).write_text(json.dumps({"logs": logs(ws, run), "status": run.status.value}))
+    """
+)
+
+
+def test_a_terminal_stays_a_terminal_for_the_step(tmp_path: Path) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 123, 0, 0))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", TERMINAL, str(tmp_path / "ws"), str(tmp_path / "result.json")],
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+        )
+        os.close(slave)
+        slave = -1
+        seen = b""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 1.0)[0]:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every writer is gone
+                break
+            seen += chunk
+        assert proc.wait(60) == 0, seen
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    out = json.loads((tmp_path / "result.json").read_text())
+    log = Path(out["logs"]["t"]).read_bytes()
+    assert b"isatty True True columns 123\n" in log, log
+    assert b"progress 50%\rprogress 100%\n" in log and b"\r\n" not in log, log
+    assert b"isatty True True columns 123\r\n" in seen, seen  # the real terminal got it too
