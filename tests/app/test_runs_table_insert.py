@@ -135,3 +135,26 @@ async def test_a_list_naming_other_runs_still_redraws_a_running_run_found_dead()
         await pilot.pause()
         assert "crashed" in table.render_line(2).text
         assert table.running_names == set()
+
+
+async def test_keys_and_wheel_move_through_a_long_list_and_draw_what_they_reach() -> None:
+    from textual import events
+
+    app = _TableApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        table.focus()
+        rows = _newest_first([_row(i) for i in range(500)])
+        await _filled(pilot, table, rows)
+        await pilot.press("G")
+        assert table.selected_run == "run-000"
+        assert "run-000" in table.render_line(table.size.height - 1).text
+        await pilot.press("g")
+        assert table.selected_run == "run-499" and table.scroll_y == 0
+        await pilot.press("pagedown")
+        assert table.cursor_row == table.size.height - 1
+        await pilot._post_mouse_events([events.MouseScrollDown], RunsTable, offset=(5, 5), times=3)
+        await pilot.pause()
+        top = int(table.scroll_y)
+        assert top > 0 and table.key_at(top) in table.render_line(1).text
+        assert "Run" in table.render_line(0).text  # the header stays on top

@@ -34,6 +34,20 @@ LINE_CACHE_SIZE = 2000
 """Drawn rows kept (a few screenfuls, plus rows scrolled past recently)."""
 
 
+class TableMessage(Message):
+    """A message from a :class:`LineTable`."""
+
+    def __init__(self, table: LineTable) -> None:
+        super().__init__()
+        self.table = table
+        """The table that sent it."""
+
+    @property
+    def control(self) -> LineTable:
+        """The table (what ``@on(..., selector)`` matches)."""
+        return self.table
+
+
 class LineTable(ScrollView, can_focus=True):
     """A header line and one line per row, in fixed-width columns, with a row cursor.
 
@@ -45,10 +59,8 @@ class LineTable(ScrollView, can_focus=True):
     COLUMNS: ClassVar[list[Col]] = []
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "line-table--header",
-        "line-table--cursor",
-        "line-table--even-row",
-        "line-table--odd-row",
+        *("line-table--header", "line-table--cursor"),
+        *("line-table--even-row", "line-table--odd-row"),
     }
 
     # The same looks as Textual's DataTable, so the views keep their appearance.
@@ -89,33 +101,21 @@ class LineTable(ScrollView, can_focus=True):
         Binding("end,G", "last_row", "Last", show=False, tooltip="Go to the last row"),
     ]
 
-    class RowSelected(Message):
+    class RowSelected(TableMessage):
         """A row was chosen (enter, or a click on the row under the cursor)."""
 
         def __init__(self, table: LineTable, key: str) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.key = key
             """The row's key."""
 
-        @property
-        def control(self) -> LineTable:
-            """The table."""
-            return self.table
-
-    class HeaderSelected(Message):
+    class HeaderSelected(TableMessage):
         """A column header was clicked."""
 
         def __init__(self, table: LineTable, column_key: str) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.column_key = column_key
             """The column's key."""
-
-        @property
-        def control(self) -> LineTable:
-            """The table."""
-            return self.table
 
     cell_padding = CELL_PADDING // 2
     """Blank cells each side of a column (what :meth:`Column.get_render_width` reads)."""
@@ -140,9 +140,6 @@ class LineTable(ScrollView, can_focus=True):
         """The cells of row ``key`` by column key, uncut (override)."""
         raise NotImplementedError
 
-    def layout_changed(self) -> None:
-        """Called after the columns changed (override to drop per-column caches)."""
-
     # ----- the rows -----------------------------------------------------------------------
     @property
     def row_count(self) -> int:
@@ -160,10 +157,6 @@ class LineTable(ScrollView, can_focus=True):
         if self._pos is None:
             self._pos = {k: i for i, k in enumerate(self._keys)}
         return self._pos
-
-    def index_of(self, key: str) -> int:
-        """The row index of ``key``; KeyError if it is not shown."""
-        return self.rows[key]
 
     def key_at(self, index: int) -> str:
         """The key of the row at ``index``."""
@@ -193,12 +186,6 @@ class LineTable(ScrollView, can_focus=True):
             for key in gone:
                 self._lines.discard(key)
             self._structure_changed()
-
-    def clear_rows(self) -> None:
-        """Remove every row."""
-        self._keys = []
-        self._lines.clear()
-        self._structure_changed()
 
     def refresh_row(self, key: str) -> None:
         """Row ``key`` changed: draw it again (now if it is on screen)."""
@@ -243,8 +230,9 @@ class LineTable(ScrollView, can_focus=True):
         old = self._cursor
         self._cursor = max(0, min(row, len(self._keys) - 1))
         self._cursor_key = self._keys[self._cursor]
-        if old != self._cursor:
-            self.refresh()
+        if old != self._cursor:  # only the two rows change look (virtual lines: header is 0)
+            self.refresh_line(old + 1)
+            self.refresh_line(self._cursor + 1)
         self._scroll_to_cursor(animate)
 
     def _scroll_to_cursor(self, animate: bool = False) -> None:
@@ -319,7 +307,6 @@ class LineTable(ScrollView, can_focus=True):
         self.layout_cols = cols
         self._build_columns()
         self._lines.clear()
-        self.layout_changed()
         self._update_virtual_size()
         self.refresh()
 
@@ -409,8 +396,3 @@ class LineTable(ScrollView, can_focus=True):
             self.action_select_cursor()
         else:
             self.move_cursor(row=index)
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._header = None
-        self.refresh()

@@ -209,9 +209,6 @@ class RunsTable(LineTable):
         self.set_keys(self._sigs)
         self._resort()
 
-    def layout_changed(self) -> None:
-        """The columns changed: every row is drawn again when shown."""
-
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         """Sort by ``column``; without ``reverse``, clicking the same column flips the order."""
         if reverse is None:
