@@ -264,6 +264,25 @@ def parse_record(path: str | os.PathLike[str], raw: bytes, kind: str) -> dict[st
     return doc
 
 
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """The whole content of a (small) file: open, read to the end, close; no buffered file object
+    (which costs four more system calls per file, and listings read thousands of records)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunk = os.read(fd, _READ_SIZE)
+        if not chunk:
+            return chunk
+        parts = [chunk]
+        while chunk := os.read(fd, _READ_SIZE):
+            parts.append(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+_READ_SIZE = 1 << 16
+
+
 def read_record(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
     """Read and check a versioned record.
 
@@ -272,8 +291,7 @@ def read_record(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
         RecordError: It exists but cannot be used; the message names the path and the problem.
     """
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_file(path)
     except FileNotFoundError:
         raise
     except IsADirectoryError:

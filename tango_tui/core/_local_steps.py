@@ -64,7 +64,7 @@ class TransitionsMixin:
     def _read_info(self, uid: str) -> StepInfo:
         """The stored record, without liveness (FileNotFoundError if absent)."""
         # A string path: this runs once per step in listings of thousands.
-        path = os.path.join(self._cache_str, uid, STEP_RECORD)
+        path = f"{self._cache_str}/{uid}/{STEP_RECORD}"  # uid is one checked path component
         doc = read_record(path, STEP_FORMAT)
         try:
             info = StepInfo.from_json_dict(doc.get("step"))  # type: ignore[arg-type]
