@@ -5,6 +5,7 @@ progress reports. Re-exported by :mod:`tango_tui.core._model`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,12 +96,17 @@ class Owner:
     """``/proc/sys/kernel/random/boot_id`` of the machine: a reboot changes it."""
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 def _from_dict(cls: type, data: Any) -> Any:
     if data is None:
         return None
     if not isinstance(data, dict):
         raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = _field_names(cls)
     kwargs = {k: v for k, v in data.items() if k in names}
     if cls is EnvironmentMetadata and kwargs.get("git") is not None:
         kwargs["git"] = _from_dict(GitMetadata, kwargs["git"])

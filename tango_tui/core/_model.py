@@ -208,8 +208,8 @@ class StepInfo:
             raise ValueError(f"missing field {e.args[0]!r}") from None
         if not isinstance(uid, str) or not isinstance(cls_name, str):
             raise ValueError("unique_id and step_class_name must be strings")
-        deps = data.get("dependencies") or []
-        if not isinstance(deps, list | tuple | set | frozenset):
+        deps = data.get("dependencies") or ()
+        if type(deps) is not list and not isinstance(deps, tuple | set | frozenset):
             raise ValueError("dependencies must be a list")
         owner = data.get("owner")
         return cls(
@@ -217,7 +217,7 @@ class StepInfo:
             step_class_name=cls_name,
             step_name=data.get("step_name"),
             version=data.get("version"),
-            dependencies=frozenset(str(d) for d in deps),
+            dependencies=frozenset(d if type(d) is str else str(d) for d in deps),
             cacheable=bool(data.get("cacheable", True)),
             start_time=dt_from_json(data.get("start_time")),
             end_time=dt_from_json(data.get("end_time")),
