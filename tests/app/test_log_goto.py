@@ -211,3 +211,20 @@ async def test_help_and_footer_list_the_new_keys(workspace: Path, big_log: Path)
         docs = str(app.screen.table().columns[1]._cells)
         assert "':'" in keys and "'#'" in keys
         assert "Go to a line" in docs and "Line numbers on/off" in docs
+
+
+async def test_numbers_start_over_on_a_rotated_file(workspace: Path, tmp_path: Path) -> None:
+    log = tmp_path / "rot.log"
+    write(log, [f"old {i}" for i in range(1, 101)], "w")
+    app = make_app(str(workspace))
+    async with app.run_test(size=SIZE) as pilot:
+        lines = await open_log(pilot, app, log)
+        await pilot.press("number_sign")
+        await wait_for(pilot, lambda: shown(lines, len(lines.window) - 1) == "100 old 100")
+        log.rename(tmp_path / "rot.log.1")
+        fresh = tmp_path / "fresh.log"
+        write(fresh, [f"new {i}" for i in range(1, 201)], "w")
+        fresh.rename(log)  # the new file appears whole: no append follows the replacement
+        await wait_for(pilot, lambda: texts(lines)[-1] == "new 200", what="the new file")
+        last = len(lines.window) - 1
+        await wait_for(pilot, lambda: shown(lines, last) == "200 new 200", what="renumbered")

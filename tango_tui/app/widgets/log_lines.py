@@ -156,6 +156,8 @@ class LogLines(LineCounting, can_focus=True):
             return False
         self.problem = None
         self._read_tail()
+        if self.show_numbers:
+            self.ensure_count()
         return True
 
     @property
@@ -198,6 +200,8 @@ class LogLines(LineCounting, can_focus=True):
             self.new_lines = 0
             self.goto_line = None  # a line number of the file that was there before
             self.moving = False
+            if self.show_numbers:
+                self.ensure_count()  # the count starts over on the new file
             if self.follow:
                 self._read_tail()
             else:
