@@ -10,6 +10,14 @@ conventional way (killed by SIGTERM, exit status 143 in a shell) after the clean
 A worker process cannot outlive a SIGKILLed parent either: :func:`die_with_parent` asks Linux
 (``prctl(PR_SET_PDEATHSIG, SIGKILL)``) to kill it when its parent goes, so its step lock is
 released and its step reads CRASHED at once instead of running on as an orphan.
+
+The processes a worker's step started go when the worker is stopped: the worker is a "child
+subreaper" (:func:`adopt_orphans`), so even processes whose parent exited (``sh -c "cmd &"``,
+double forks) stay in its tree, and :func:`end_tree` ends that tree (SIGTERM, then SIGKILL),
+from the interrupted worker itself or, for a worker stuck in C code (``os.system``), from the
+executor before it kills the worker. A SIGKILLed executor still leaves them running (the workers
+die without a chance to clean up), and so does an executor running steps in its own process
+(parallelism 1): its children are also the caller's, which are not ours to end.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any, Self
@@ -32,6 +41,7 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
 """The signals that stop a run like Ctrl-C does (those this platform has)."""
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 class SignalInterrupt(KeyboardInterrupt):
@@ -79,8 +89,11 @@ class StopSignals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None:
-            logger.warning("%s received while stopping after %s; still stopping",
-                           signal.Signals(signum).name, signal.Signals(self.received).name)
+            logger.warning(
+                "%s received while stopping after %s; still stopping",
+                signal.Signals(signum).name,
+                signal.Signals(self.received).name,
+            )
             return
         self.received = signum
         if self._held:
@@ -120,6 +133,19 @@ def redeliver(signum: int) -> None:
     signal.raise_signal(signum)
 
 
+_libc_handle: Any = None
+
+
+def libc() -> Any:
+    """The C library through ctypes, loaded once (the executor loads it before forking workers)."""
+    global _libc_handle
+    if _libc_handle is None:
+        import ctypes
+
+        _libc_handle = ctypes.CDLL(None, use_errno=True)
+    return _libc_handle
+
+
 def die_with_parent(parent_pid: int) -> bool:
     """In a freshly forked worker: be SIGKILLed by Linux when the parent process dies.
 
@@ -135,8 +161,8 @@ def die_with_parent(parent_pid: int) -> bool:
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+        c = libc()
+        if c.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
             logger.warning("prctl(PR_SET_PDEATHSIG) failed: %s", os.strerror(ctypes.get_errno()))
             return False
     except (OSError, AttributeError) as e:  # no libc, or no prctl in it
@@ -160,3 +186,87 @@ def stop_like_interrupt_in_worker() -> None:
                 signal.signal(sig, guard._handle)
         except ValueError:  # not the main thread (cannot happen in a forked child; be safe)
             return
+
+
+def adopt_orphans() -> bool:
+    """In a worker: orphaned descendants become our children (Linux ``PR_SET_CHILD_SUBREAPER``),
+    so :func:`descendants` still finds them. False where the kernel offers no such request."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot, from /proc), None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count from its closing one.
+    return stat[stat.rfind(b")") + 2 :].split()[19].decode()
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """``(pid, start time)`` of every live descendant of ``pid`` (Linux ``/proc``; else [])."""
+    found: list[tuple[int, str]] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
+                    children = [int(c) for c in f.read().split()]
+            except OSError:
+                continue
+            for child in children:
+                started = _start_time(child)
+                if started is not None:
+                    found.append((child, started))
+                    todo.append(child)
+    return found
+
+
+def _signal_tree(tree: list[tuple[int, str]], sig: int) -> list[tuple[int, str]]:
+    """Send ``sig`` to the processes of ``tree`` that are still those processes; return them."""
+    alive = []
+    for pid, started in tree:
+        if _start_time(pid) != started:  # gone, or its pid now names another process
+            continue
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            continue
+        alive.append((pid, started))
+    return alive
+
+
+def end_tree(tree: list[tuple[int, str]], grace: float) -> None:
+    """SIGTERM the processes of ``tree``, then SIGKILL those still there after ``grace`` s.
+
+    A process is signalled only if its start time is still the one recorded, so a pid reused
+    since :func:`descendants` listed it is left alone. Zombies count as gone.
+    """
+    alive = _signal_tree(tree, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while alive and time.monotonic() < deadline:
+        alive = [(p, s) for p, s in alive if _start_time(p) == s and not _is_zombie(p)]
+        if alive:
+            time.sleep(0.02)  # processes give no event to wait on
+    _signal_tree(alive, signal.SIGKILL)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"Z", b"X")
