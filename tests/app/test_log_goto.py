@@ -228,3 +228,26 @@ async def test_numbers_start_over_on_a_rotated_file(workspace: Path, tmp_path: P
         await wait_for(pilot, lambda: texts(lines)[-1] == "new 200", what="the new file")
         last = len(lines.window) - 1
         await wait_for(pilot, lambda: shown(lines, last) == "200 new 200", what="renumbered")
+
+
+async def test_escape_stops_the_numbers_count_until_asked_again(
+    workspace: Path, log_copy: Path
+) -> None:
+    app = make_app(str(workspace))
+    async with app.run_test(size=SIZE) as pilot:
+        lines = await open_log(pilot, app, log_copy)
+        log = lines.logfile
+        assert log is not None
+        with count_held(lines):
+            await pilot.press("number_sign")
+            await pilot.press("escape")
+            assert not lines.counting and "line count stopped" in (lines.notice or "")
+            assert isinstance(app.screen, LogScreen)
+            write(log_copy, ["row 200001"])  # an append does not start it again
+            await wait_for(pilot, lambda: texts(lines)[-1] == "row 200001", what="followed")
+            assert not lines.counting  # the append's reload would have started it at once
+        assert log.line_count is None and log.scan_progress < 1
+        last = len(lines.window) - 1
+        assert shown(lines, last).lstrip() == "? row 200001"
+        await pilot.press("number_sign", "number_sign")  # asked again
+        await wait_for(pilot, lambda: shown(lines, last) == "200001 row 200001", what="counted")

@@ -65,6 +65,8 @@ class LineCounting(LogDrawing):
         """A ``+N``/``-N`` move is under way."""
         self.counting = False
         """The background line count is running."""
+        self.count_stopped = False
+        """Escape stopped the count: appends do not start it again, ``#`` or a go to does."""
 
     # -- the count ------------------------------------------------------------------------
 
@@ -75,10 +77,13 @@ class LineCounting(LogDrawing):
         goto = self.goto_line
         return self.show_numbers or (goto is not None and log.counted_lines < goto)
 
-    def ensure_count(self) -> None:
-        """Start the background count if it is wanted, not finished and not running."""
+    def ensure_count(self, *, asked: bool = False) -> None:
+        """Start the background count if it is wanted, not finished and not running (and not
+        stopped by Escape, unless ``asked`` by a key press)."""
         log = self._log
-        if log is None or self.counting or log.line_count is not None:
+        if asked:
+            self.count_stopped = False
+        if log is None or self.counting or self.count_stopped or log.line_count is not None:
             return
         if self.count_wanted(log):
             self.counting = True
@@ -146,6 +151,7 @@ class LineCounting(LogDrawing):
             return
         self.moving = False
         self.goto_line = max(1, number)
+        self.count_stopped = False
         if log.line_count is None and not self.counting:
             self.counting = True
             self._count(log)
@@ -200,12 +206,13 @@ class LineCounting(LogDrawing):
         elif self.moving:
             what = "move cancelled"
         elif self.counting:
-            what = "line count stopped (# twice to count again)"
+            what = "line count stopped (# twice: count again)"
         else:
             return False
         self.workers.cancel_group(self, "log-count")
         self.workers.cancel_group(self, "log-move")
         self.counting = self.moving = False
+        self.count_stopped = True
         self.goto_line = None
         self.set_notice(what)
         self._changed()
@@ -214,5 +221,5 @@ class LineCounting(LogDrawing):
     def action_toggle_numbers(self) -> None:
         """Line numbers on/off (counted in the background the first time)."""
         self.show_numbers = not self.show_numbers
-        self.ensure_count()
+        self.ensure_count(asked=True)
         self._changed()

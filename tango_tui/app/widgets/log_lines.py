@@ -131,7 +131,7 @@ class LogLines(LineCounting, can_focus=True):
         self.clear_caches()
         self.workers.cancel_group(self, "log-count")
         self.workers.cancel_group(self, "log-move")
-        self.counting = self.moving = False
+        self.counting = self.moving = self.count_stopped = False
         self.goto_line = None
         self.path = path
         self.window, self.new_lines, self.notice = [], 0, None
