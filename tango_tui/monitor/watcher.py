@@ -19,8 +19,8 @@ directories chosen so that the watch stays cheap however big the workspace grows
 In a tango-tui workspace no watch asks for in-place writes (every record is replaced by a
 rename), so a busy run's log lines cost nothing here. The files given to
 :meth:`WorkspaceWatcher.watch_file` (logs being tailed) are not watched by events: the worker
-stats them every :data:`~._watch_files.FILE_TICK` seconds while there are any
-(:mod:`._watch_files`).
+stats them every ``file_tick`` seconds while there are any, every ``busy_file_tick`` seconds
+while one keeps changing (:mod:`._watch_files`).
 
 watchdog's handler only puts the raw event on a queue (it never blocks, see ENVIRONMENT.md's
 deadlock note); a worker thread of ours collects events for ``debounce`` seconds, maps them to
@@ -52,7 +52,7 @@ from watchdog.observers.polling import PollingObserverVFS
 from ._activity import activity_for
 from ._snapshot import LightSnapshot, take_snapshot
 from ._watch_events import TANGO_DB_FILES, ChangeBatch, QueueHandler, event_paths, map_path
-from ._watch_files import FILE_TICK, TailedFiles
+from ._watch_files import BUSY_FILE_TICK, FILE_TICK, TailedFiles
 from ._watch_plan import WatchKey, WatchSet, plan_watches
 
 __all__ = ["MAX_STEP_WATCHES", "TANGO_DB_FILES", "ChangeBatch", "WorkspaceWatcher"]
@@ -86,6 +86,10 @@ class WorkspaceWatcher:
         reconcile_interval: Seconds between light reconciliations that catch missed events.
         full_reconcile_interval: Seconds between reconciliations that also stat the records of
             settled runs.
+        file_tick: Seconds between two stats of the files given to :meth:`watch_file` (in both
+            modes) while they are quiet: the most the first change after a pause waits.
+        busy_file_tick: The same right after a stat that found a change: how often a file that
+            keeps growing is reported.
     """
 
     def __init__(
@@ -97,6 +101,8 @@ class WorkspaceWatcher:
         *,
         reconcile_interval: float = 5.0,
         full_reconcile_interval: float = FULL_RECONCILE_INTERVAL,
+        file_tick: float = FILE_TICK,
+        busy_file_tick: float = BUSY_FILE_TICK,
     ):
         self.root = Path(os.path.abspath(root))
         self.callback = callback
@@ -109,8 +115,8 @@ class WorkspaceWatcher:
             reconcile_interval if poll_interval is None else min(reconcile_interval, poll_interval)
         )
         self.full_reconcile_interval = max(full_reconcile_interval, self.reconcile_interval)
-        self.file_tick = FILE_TICK
-        """Seconds between two stats of the tailed files (in both modes)."""
+        self.file_tick = file_tick
+        self.busy_file_tick = max(busy_file_tick, file_tick)
         self._next_full = 0.0
         self._activity = activity_for(self.root)
         self._flagged: set[str] = set()  # runs named by events since the last reconcile
@@ -177,7 +183,7 @@ class WorkspaceWatcher:
 
         Takes the file's first ``stat`` in this thread, so a write landing right after the call
         is reported (a reader may read the file after calling this and miss nothing); from then
-        on the worker stats it every :attr:`file_tick` seconds.
+        on the worker stats it every ``file_tick`` (``busy_file_tick``) seconds.
         """
         self._tailed.add(path)
         self._queue.put(_WAKE)
@@ -272,8 +278,9 @@ class WorkspaceWatcher:
                 self._flagged |= batch.runs
             now = time.monotonic()
             if now >= next_tick:
-                next_tick = now + self.file_tick
-                batch.files |= self._tailed.changed()
+                changed = self._tailed.changed()
+                next_tick = now + (self.busy_file_tick if changed else self.file_tick)
+                batch.files |= changed
             if now >= next_reconcile:
                 next_reconcile = now + self.reconcile_interval
                 batch.merge(self._reconcile())
