@@ -109,6 +109,28 @@ def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
+class _Section:
+    """``with``: hold the capture's lock; gives False if re-entered in the same thread."""
+
+    __slots__ = ("cap", "first")
+
+    def __init__(self, cap: FdCapture):
+        self.cap = cap
+        self.first = False
+
+    def __enter__(self) -> bool:
+        cap = self.cap
+        cap.lock.acquire()
+        self.first = not cap.inside
+        cap.inside = True
+        return self.first
+
+    def __exit__(self, *exc: object) -> None:
+        if self.first:
+            self.cap.inside = False
+        self.cap.lock.release()
+
+
 class FdCapture:
     """Redirects fds 1 and 2 into pipes whose bytes go to ``log_fd`` and to the original fds.
 
@@ -123,7 +145,10 @@ class FdCapture:
     def __init__(self, log_fd: int):
         self.log_fd: int | None = log_fd
         self.pid = os.getpid()
-        self.lock = threading.Lock()
+        # Re-entrant: a signal handler in the main thread may log while the main thread is
+        # inside a locked section (StopSignals logs a second SIGTERM); see write_record.
+        self.lock = threading.RLock()
+        self.inside = False  # a locked section is running (its state may be half-updated)
         self.parent: FdCapture | None = None
         self.read_fds: list[int] = []
         self.saved: list[int] = []  # dups of the original fds 1 and 2
@@ -138,6 +163,9 @@ class FdCapture:
         self._pump: Pump | None = None
         self._forward_ok = [True, True]
         self.restored = False
+
+    def _section(self) -> _Section:
+        return _Section(self)
 
     # ----- start/stop ----------------------------------------------------------------------
     def start(self) -> None:
@@ -207,7 +235,7 @@ class FdCapture:
             except KeyboardInterrupt as e:  # restoring is idempotent: do it to the end
                 interrupted = e
         try:
-            with self.lock:
+            with self._section():
                 if self.parent is not None or self.done:
                     # Nested: output goes to the parent in-process. Done: nothing to forward.
                     self._close_saved()
@@ -222,7 +250,7 @@ class FdCapture:
             interrupted = interrupted or e
         if not self.done:
             self._detach()
-        with self.lock:
+        with self._section():
             self.log_fd = None  # the caller closes it
         if interrupted is not None:
             raise interrupted
@@ -243,7 +271,7 @@ class FdCapture:
 
     def _detach(self) -> None:
         """Stop waiting: the log gets the note, a ``cat`` takes over each pipe (see module doc)."""
-        with self.lock:
+        with self._section():
             if self.done:
                 return
             self._read_all_locked()
@@ -280,7 +308,7 @@ class FdCapture:
         if os.getpid() != self.pid:
             return
         flush_python_streams()
-        with self.lock:
+        with self._section():
             self._read_all_locked()
 
     def _read_all_locked(self) -> None:
@@ -290,7 +318,7 @@ class FdCapture:
 
     def pump_read(self, idx: int, fd: int) -> None:
         """Read what ``fd`` holds (the pump's call; a stale ``fd`` is ignored)."""
-        with self.lock:
+        with self._section():
             if idx < len(self.read_fds) and self.read_fds[idx] == fd:
                 self._read_locked(idx, fd, limit=16)
 
@@ -319,7 +347,7 @@ class FdCapture:
 
     def tick(self, now: float) -> None:
         """Write out unfinished lines that waited ``_PARTIAL_AFTER`` seconds (the pump's call)."""
-        with self.lock:
+        with self._section():
             for idx in (0, 1):
                 if self.pending[idx] and now - self.since[idx] >= _PARTIAL_AFTER:
                     self._flush_partial_locked(idx)
@@ -345,23 +373,32 @@ class FdCapture:
     def feed(self, idx: int, data: bytes, *, forward: bool = True) -> None:
         """Take ``data`` as written to stdout (0) or stderr (1) (a nested capture's output, or
         Python-level text that does not go through the descriptors when ``forward`` is False)."""
-        with self.lock:
+        with self._section() as first:
             if forward:
                 self._forward(idx, data)
+            if not first:  # re-entered (a signal handler): as it is, no state touched
+                self._raw_log(data)
+                return
             self._log_stream_locked(idx, data)
 
     def write_record(self, data: bytes) -> None:
         """Write a logging record's line(s) after everything already written to fds 1/2."""
         if os.getpid() != self.pid:  # a child forked by the step: its own line, no draining
-            fd = self.log_fd
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    write_all(fd, data)
+            self._raw_log(data)
             return
         # Python's streams are line-buffered meanwhile (see capture_output): no flush here.
-        with self.lock:
+        with self._section() as first:
+            if not first:  # re-entered (a signal handler): just the line, no state touched
+                self._raw_log(data)
+                return
             self._read_all_locked()
             self._log_locked(data, record=True)
+
+    def _raw_log(self, data: bytes) -> None:
+        fd = self.log_fd
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                write_all(fd, data)
 
     def _log_stream_locked(self, idx: int, data: bytes) -> None:
         if self.merged:

@@ -414,3 +414,33 @@ def test_a_terminal_stays_a_terminal_for_the_step(tmp_path: Path) -> None:
     assert b"isatty True True columns 123\n" in log, log
     assert b"progress 50%\rprogress 100%\n" in log and b"\r\n" not in log, log
     assert b"isatty True True columns 123\r\n" in seen, seen  # the real terminal got it too
+
+
+REENTERED = textwrap.dedent(
+    """
+    import logging, sys
+    from tango_tui.core import _capture
+    from tango_tui.core._logs import capture_output
+
+    with capture_output(sys.argv[1]):
+        cap = _capture.active()
+        with cap._section():  # the main thread is inside a locked section when, say,
+            logging.getLogger("handler").warning("a second SIGTERM")  # a signal handler logs
+    """
+)
+
+
+def test_a_record_logged_from_a_signal_handler_mid_section_does_not_deadlock(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "a.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-c", REENTERED, str(log)],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert b"WARNING handler: a second SIGTERM\n" in log.read_bytes()
