@@ -9,8 +9,10 @@ environment, log file), and at the end store the result (if cacheable) and only 
 COMPLETED record, or write the FAILED record; the lock is released after the final record.
 
 This is the hot path of a pipeline (one start and one finish per step), so it works on string
-paths and makes only the system calls it needs: one ``mkdir`` (EEXIST on a rerun), the lock's
-``open`` + ``flock``, one read of the previous record, and one atomic write per record.
+paths and makes only the system calls it needs. On ext4 a new file costs several times a rename
+or a link, so new files are counted: a fresh step's start+finish makes four (the step directory,
+the RUNNING record, the result marker, the COMPLETED record; the lock file is the RUNNING
+record's temporary file, hard-linked) and one fsync (the marker's, see ``_local_cache``).
 """
 
 from __future__ import annotations
