@@ -3,9 +3,8 @@
 It holds just enough to notice what an event could have told us: whether the root exists, the
 names in ``runs/`` with their ``run.json`` (and Tango's ``stepinfo.json``) stats, the watched
 steps' record and progress stats and Tango's database stats (tailed logs have their own, much
-shorter tick: :mod:`._watch_files`). Taking one
-costs one ``scandir`` of ``runs/`` plus one ``stat`` per run that may still change (all of them
-on a full pass).
+shorter tick: :mod:`._watch_files`). Taking one costs one ``scandir`` of ``runs/`` plus one
+``stat`` per run that may still change (all of them on a full pass).
 """
 
 from __future__ import annotations
