@@ -41,7 +41,7 @@ after :meth:`LocalStepCache.store` returns, not fsynced) exists:
 If the flush fails, the marker is removed again before the error propagates.
 
 A step is therefore never COMPLETED without its whole result, even across a power cut: the
-COMPLETED record is written after both flushes returned.
+COMPLETED record is written only after the flushes returned.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 
 
 def _write_marker(path: str, data: bytes) -> None:
-    """Write a marker atomically, then fsync it after its rename (fsync 2/2, see the docstring).
+    """Write a marker atomically, then fsync it after its rename (the last flush; module docstring).
 
     If that flush fails the marker is removed again: a marker that may not survive a power cut
     must not vouch for a result the caller is about to record as COMPLETED.
