@@ -216,11 +216,15 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+# json.dumps with arguments builds a new encoder per call; records are written per transition.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dump_record(kind: str, body: dict[str, Any], *, version: int = FORMAT_VERSION) -> bytes:
     """Encode a record body under a versioned envelope."""
     doc: dict[str, Any] = {"format": kind, "version": version}
     doc.update(body)
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _encode(doc).encode("utf-8")
 
 
 def write_record(
