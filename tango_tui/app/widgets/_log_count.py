@@ -51,7 +51,7 @@ class LineCounting(LogDrawing):
 
     if TYPE_CHECKING:  # provided by LogLines
 
-        def jump_to(self, offset: int, context: int = 3) -> None: ...
+        def jump_to(self, offset: int, context: int = 3, *, fill: bool = False) -> None: ...
         def set_notice(self, notice: str) -> None: ...
         def _changed(self) -> None: ...
 
@@ -129,7 +129,7 @@ class LineCounting(LogDrawing):
                 offset = log.offset_of_line(total) if total else 0  # past the end: the last
             if offset is not None:
                 self.goto_line = None
-                self.jump_to(offset, context=0)
+                self.jump_to(offset, context=0, fill=True)
         self._changed()
         if message.done and log.line_count is None:
             self.ensure_count()  # the file grew past the end seen by the count meanwhile
@@ -186,7 +186,7 @@ class LineCounting(LogDrawing):
         if message.error:
             self.set_notice(message.error)
         if message.offset is not None:
-            self.jump_to(message.offset, context=0)
+            self.jump_to(message.offset, context=0, fill=True)
         self._changed()
 
     def go_to_fraction(self, fraction: float) -> None:
@@ -197,7 +197,7 @@ class LineCounting(LogDrawing):
         self.goto_line, self.moving = None, False
         offset = int(log.size * min(1.0, max(0.0, fraction)))
         line = log.line_at(min(offset, max(0, log.size - 1)))
-        self.jump_to(line.offset if line is not None else 0, context=0)
+        self.jump_to(line.offset if line is not None else 0, context=0, fill=True)
 
     def cancel_jobs(self) -> bool:
         """Stop a pending go to line, a move and the line count (Escape); True if any ran."""

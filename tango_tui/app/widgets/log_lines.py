@@ -246,15 +246,10 @@ class LogLines(LineCounting, can_focus=True):
             self.notice = None
             self._changed()
 
-    def _read_from(self, offset: int, *, fill: bool = False) -> None:
-        """Show the lines from ``offset`` on (``fill``: near the end, lines above too)."""
+    def _read_from(self, offset: int) -> None:
         assert self._log is not None
-        h = self.body_height
         try:
-            window = self._log.lines_after(offset, h)
-            if fill and len(window) < h and offset > 0:
-                window = self._log.lines_before(offset, h - len(window)) + window
-            self.window = window
+            self.window = self._log.lines_after(offset, self.body_height)
         except OSError as e:
             self.problem = _describe(self.path, e)
         self.refresh()
@@ -269,7 +264,7 @@ class LogLines(LineCounting, can_focus=True):
         if self.follow:
             self._read_tail()
         elif self.window:
-            self._read_from(self.window[0].offset, fill=True)
+            self._read_from(self.window[0].offset)
 
     def on_unmount(self) -> None:
         self._close()
@@ -310,21 +305,21 @@ class LogLines(LineCounting, can_focus=True):
             self.problem = _describe(self.path, e)
         self._changed()
 
-    def jump_to(self, offset: int, context: int = 3) -> None:
-        """Show the line starting at ``offset`` near the top (follow off)."""
+    def jump_to(self, offset: int, context: int = 3, *, fill: bool = False) -> None:
+        """Show the line starting at ``offset`` near the top, ``context`` lines above it
+        (follow off); ``fill``: near the end, lines above fill the pane instead of blank rows."""
         if self._log is None:
             return
         self.follow = False
         h = self.body_height
         try:
             after = self._log.lines_after(offset, h)
-            # Near the end, lines above fill the pane rather than blank rows below.
-            above = max(context, h - len(after))
-            before = self._log.lines_before(offset, above) if above else []
-            if len(after) >= h - context:
-                self.window = (before[max(0, len(before) - context) :] + after)[:h]
+            if fill and len(after) < h - context:
+                above = h - len(after)  # the pane ends with the file's last line
             else:
-                self.window = (before + after)[-h:]
+                above = context
+            before = self._log.lines_before(offset, above) if above else []
+            self.window = (before + after)[:h]
         except OSError as e:
             self.problem = _describe(self.path, e)
         self._changed()
