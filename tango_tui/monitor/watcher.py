@@ -45,11 +45,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent
-from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserverVFS
 
 from ._activity import activity_for
+from ._inotify import make_observer
 from ._snapshot import LightSnapshot, take_snapshot
 from ._watch_events import TANGO_DB_FILES, ChangeBatch, QueueHandler, event_paths, map_path
 from ._watch_files import BUSY_FILE_TICK, FILE_TICK, TailedFiles
@@ -156,7 +156,7 @@ class WorkspaceWatcher:
         if self._thread is not None:
             raise RuntimeError("WorkspaceWatcher.start() called twice")
         if self.poll_interval is None:
-            self._observer = Observer()
+            self._observer = make_observer()  # watchdog's inotify minus its rename stall
         else:
             self._observer = PollingObserverVFS(
                 stat=os.lstat, listdir=os.scandir, polling_interval=self.poll_interval

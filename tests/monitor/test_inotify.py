@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
+from tango_tui import LocalWorkspace, Step
 from tango_tui.monitor import _inotify
 from tango_tui.monitor._inotify import PromptDelayQueue, make_observer
+from tango_tui.monitor.watcher import ChangeBatch, WorkspaceWatcher
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux")
 
@@ -95,3 +97,32 @@ def test_every_renamed_directory_arrives_without_waiting_for_the_pairing_delay(
         observer.stop()
         observer.join(timeout=10)
     assert not observer.is_alive()
+
+
+class Add(Step):
+    def run(self, x: int) -> int:  # type: ignore[override]
+        return x + 1
+
+
+def test_the_workspace_watcher_reports_each_registered_run_by_events_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The whole chain a dashboard relies on: the real library registers runs (a directory built
+    # under a temporary name, then renamed), the watcher reports each one through the prompt
+    # observer. Reconciles are pushed out of the test's reach, so only events can deliver. (The
+    # stall itself needs GIL contention to show; the queue tests above pin it down exactly.)
+    monkeypatch.setattr(_inotify, "MOVE_PAIRING_DELAY", 60.0)
+    ws = LocalWorkspace(tmp_path / "ws")
+    batches: queue.SimpleQueue[ChangeBatch] = queue.SimpleQueue()
+    watcher = WorkspaceWatcher(
+        ws.dir, batches.put, reconcile_interval=600.0, full_reconcile_interval=600.0
+    )
+    watcher.start()
+    try:
+        for i in range(25):
+            name = f"run{i:02d}"
+            ws.register_run([Add(x=i)], name)
+            while name not in batches.get(timeout=20).runs:  # queue.Empty = a stall
+                pass
+    finally:
+        watcher.stop()
