@@ -35,6 +35,7 @@ class LineNumbers:
     _size: int
     _generation: int
     _count: LineCount
+    _sample: tuple[int, int]
 
     def scan(self, *, cancel: Any = None, max_bytes: int | None = None) -> bool:
         """Advance the background line count; call it from a worker thread.
@@ -101,7 +102,7 @@ class LineNumbers:
                 return count.lines
             if count.newlines:
                 return max(count.lines, round(count.newlines * size / count.cursor))
-            nbytes, nlines = self._sample  # type: ignore[attr-defined]
+            nbytes, nlines = self._sample
             if nlines:
                 return max(1, round(nlines * size / max(1, nbytes)))
             return 1 if size else 0

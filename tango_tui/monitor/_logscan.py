@@ -35,7 +35,7 @@ class LineCount:
     """Line breaks in ``[0, cursor)``."""
     last_start: int = 0
     """Offset of the line after the last counted line break (the last line's start)."""
-    checkpoints: array = field(default_factory=lambda: array("Q", [0]))
+    checkpoints: array[int] = field(default_factory=lambda: array("Q", [0]))
     """Offsets of every ``stride``-th line start."""
 
     def feed(self, data: bytes, base: int) -> None:
