@@ -61,6 +61,7 @@ class LogDrawing(Widget):
         self._wrap_cache: dict[tuple[Any, ...], Any] = {}
         self._number_at: tuple[int, int, int] | None = None
         """(offset, file generation, its 1-based line number) of the last top line numbered."""
+        self._spec: tuple[Any, tuple[int, int | None]] | None = None
 
     @property
     def body_height(self) -> int:
@@ -72,7 +73,7 @@ class LogDrawing(Widget):
         self._line_cache.clear()
         self._wrap_cache.clear()
         self._wrapped = None
-        self._number_at = None
+        self._number_at = self._spec = None
 
     # -- line numbers ---------------------------------------------------------------------
 
@@ -85,24 +86,40 @@ class LogDrawing(Widget):
         known = self._number_at
         if known is not None and known[:2] == (offset, generation):
             return known[2]
-        number = log.line_number_of(offset)  # reads at most one checkpoint's stride of lines
+        total = log.line_count
+        if total is not None and self.window[-1].end >= log.size:
+            number: int | None = total - len(self.window) + 1  # the tail: no reading
+        else:
+            number = log.line_number_of(offset)  # reads at most a checkpoint's stride of lines
         if number is not None:
             self._number_at = (offset, generation, number)
         return number
 
+    def _gutter_spec(self) -> tuple[int, int | None]:
+        """(gutter width, number of the top line), worked out once per window and count step:
+        ``render_line`` asks for every row."""
+        log = self._log
+        if not self.show_numbers or log is None:
+            return 0, None
+        top = self.window[0].offset if self.window else -1
+        key = (top, len(self.window), log.generation, log.size, log.scan_progress)
+        if self._spec is not None and self._spec[0] == key:
+            return self._spec[1]
+        first = self.first_number()
+        biggest = max(999, log.approx_line_count, (first or 0) + len(self.window))
+        spec = (len(str(biggest)) + 1, first)
+        self._spec = (key, spec)
+        return spec
+
     def gutter_width(self) -> int:
         """Columns of the line-number gutter (0 when it is off): digits and one space."""
-        if not self.show_numbers or self._log is None:
-            return 0
-        first = self.first_number() or 0
-        biggest = max(999, self._log.approx_line_count, first + len(self.window))
-        return len(str(biggest)) + 1
+        return self._gutter_spec()[0]
 
-    def _gutter(self, index: int, width: int) -> str:
+    def _gutter(self, index: int) -> str:
         """Gutter text of the ``index``-th line of the window ("" when the gutter is off)."""
+        width, first = self._gutter_spec()
         if not width:
             return ""
-        first = self.first_number()
         label = UNKNOWN_NUMBER if first is None else str(first + index)
         return label.rjust(width - 1) + " "
 
@@ -151,7 +168,7 @@ class LogDrawing(Widget):
         """The window's lines wrapped to ``width`` (gutter included): the last screenful while
         following (the tail), else the first (the top line stays put)."""
         gutter = self.gutter_width()
-        labels = [self._gutter(i, gutter) for i in range(len(self.window))]
+        labels = [self._gutter(i) for i in range(len(self.window))]
         key = (
             tuple((ln.offset, ln.end) for ln in self.window),
             width,
@@ -207,7 +224,7 @@ class LogDrawing(Widget):
             self.highlight,
             line.offset == self.current_match,
             self.rich_style,
-            self._gutter(y, self.gutter_width()),
+            self._gutter(y),
         )
         strip = self._line_cache.get(key)
         if strip is None:
@@ -229,7 +246,7 @@ class LogDrawing(Widget):
             return Strip.blank(width, self.rich_style)
         else:
             line = self.window[y]
-            label = self._gutter(y, self.gutter_width())
+            label = self._gutter(y)
             plain = self._plain_strip(line.text, width, label)
             if plain is not None:
                 return plain
@@ -258,6 +275,8 @@ class LogDrawing(Widget):
         ):
             return None
         room = width - len(label)
+        if room < 2:
+            return None
         if len(line) > room:
             line = line[: room - 1] + "…"  # as Text.truncate(overflow="ellipsis") cuts
         if not label:
