@@ -374,11 +374,14 @@ class FdCapture:
         """Take ``data`` as written to stdout (0) or stderr (1) (a nested capture's output, or
         Python-level text that does not go through the descriptors when ``forward`` is False)."""
         with self._section() as first:
-            if forward:
-                self._forward(idx, data)
             if not first:  # re-entered (a signal handler): as it is, no state touched
+                if forward:
+                    self._forward(idx, data)
                 self._raw_log(data)
                 return
+            self._read_all_locked()  # what reached our own pipes first comes first
+            if forward:
+                self._forward(idx, data)
             self._log_stream_locked(idx, data)
 
     def write_record(self, data: bytes) -> None:
