@@ -207,7 +207,7 @@ async def test_help_and_footer_list_the_new_keys(workspace: Path, big_log: Path)
         await open_log(pilot, app, big_log)
         await pilot.pause()
         shown_keys = {(k.key_display, k.description) for k in app.screen.query(FooterKey)}
-        assert {(":", "Go to"), ("#", "Line numbers")} <= shown_keys
+        assert {(":", "Go to"), ("#", "Numbers")} <= shown_keys
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = str(app.screen.table().columns[0]._cells)

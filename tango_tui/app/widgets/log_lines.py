@@ -86,7 +86,7 @@ class LogLines(LineCounting, can_focus=True):
         Binding(
             "number_sign",
             "toggle_numbers",
-            "Line numbers",
+            "Numbers",
             key_display="#",
             tooltip="Line numbers on/off (counted in the background; ? until counted)",
         ),
