@@ -10,8 +10,8 @@ shows the output as it comes. Bytes are kept as they are (binary, invalid UTF-8)
   stderr then keep their exact order, in the log and on the original descriptor.
 - A pseudo-terminal instead of a pipe when the original is a terminal, so the step's programs
   still see one (``isatty``: colours, progress bars, width), as without the capture.
-- The log receives whole lines: a stream's unfinished line waits for its end (at most
-  ``_PARTIAL_AFTER`` seconds, or 64 KiB), so lines of stdout and stderr never mix.
+- The log receives whole lines: a stream's unfinished line waits for its end (at most 0.2 s or
+  64 KiB, see :mod:`~tango_tui.core._capture_log`), so lines of stdout and stderr never mix.
 - :meth:`FdCapture.drain` reads what is in the pipes right now, in the calling thread: the
   logging handler calls it before writing a record (output written before the record comes
   before it in the log) and the runner before recording a step's end.
@@ -31,19 +31,16 @@ it can be used (see :func:`tango_tui.core._logs.capture_output` for the fallback
 from __future__ import annotations
 
 import _thread
-import contextlib
 import os
 import select
 import threading
-import time
 
+from ._capture_log import LineLog
 from ._capture_pump import Pump, flush_python_streams, hand_over, open_channel, write_all
 
 DRAIN_TIMEOUT = 0.5
 """Seconds :meth:`FdCapture.stop` waits for processes started by the step to close the pipes."""
 
-_PARTIAL_AFTER = 0.2  # seconds an unfinished line waits before it goes to the log as it is
-_PARTIAL_MAX = 65536  # bytes of an unfinished line kept back at most
 _READ = 65536
 
 DETACHED_NOTE = (
@@ -143,7 +140,7 @@ class FdCapture:
     """
 
     def __init__(self, log_fd: int):
-        self.log_fd: int | None = log_fd
+        self.log = LineLog(log_fd, merged=False)
         self.pid = os.getpid()
         # Re-entrant: a signal handler in the main thread may log while the main thread is
         # inside a locked section (StopSignals logs a second SIGTERM); see write_record.
@@ -153,9 +150,6 @@ class FdCapture:
         self.read_fds: list[int] = []
         self.saved: list[int] = []  # dups of the original fds 1 and 2
         self.merged = False
-        self.pending = [bytearray(), bytearray()]
-        self.since = [0.0, 0.0]
-        self.at_line_start = True
         self.done = False
         self._done_lock = _thread.allocate_lock()  # released once done (cheaper than an Event)
         self._done_lock.acquire()
@@ -171,7 +165,7 @@ class FdCapture:
     def start(self) -> None:
         """Redirect fds 1/2 (Python's buffered output is flushed first, to where it was going)."""
         out, err = os.fstat(1), os.fstat(2)
-        self.merged = _same_file(out, err)
+        self.merged = self.log.merged = _same_file(out, err)
         self.parent = active()
         pump = _the_pump()
         flush_python_streams()
@@ -251,7 +245,7 @@ class FdCapture:
         if not self.done:
             self._detach()
         with self._section():
-            self.log_fd = None  # the caller closes it
+            self.log.close()  # the caller closes it
         if interrupted is not None:
             raise interrupted
         return self.detached
@@ -276,9 +270,9 @@ class FdCapture:
                 return
             self._read_all_locked()
             for idx in (0, 1):
-                self._flush_partial_locked(idx)
-            self._log_locked(DETACHED_NOTE, record=True)
-            self.log_fd = None
+                self.log.flush_partial(idx)
+            self.log.write(DETACHED_NOTE, record=True)
+            self.log.close()
             self.detached = True
             for idx, fd in enumerate(self.read_fds):
                 if fd < 0:
@@ -294,7 +288,7 @@ class FdCapture:
         if self.done:
             return
         for idx in (0, 1):
-            self._flush_partial_locked(idx)
+            self.log.flush_partial(idx)
         if self._pump is not None:
             self._pump.discard(self)
         if self.restored:  # else fds 1/2 still need them (closed by the step itself?)
@@ -346,16 +340,14 @@ class FdCapture:
             self._finish_locked()
 
     def tick(self, now: float) -> None:
-        """Write out unfinished lines that waited ``_PARTIAL_AFTER`` seconds (the pump's call)."""
+        """Write out unfinished lines that waited too long (the pump's call)."""
         with self._section():
-            for idx in (0, 1):
-                if self.pending[idx] and now - self.since[idx] >= _PARTIAL_AFTER:
-                    self._flush_partial_locked(idx)
+            self.log.flush_old(now)
 
     # ----- writing ---------------------------------------------------------------------------
     def _feed_locked(self, idx: int, data: bytes) -> None:
         self._forward(idx, data)
-        self._log_stream_locked(idx, data)
+        self.log.stream(idx, data)
 
     def _forward(self, idx: int, data: bytes) -> None:
         parent = self.parent
@@ -377,63 +369,22 @@ class FdCapture:
             if not first:  # re-entered (a signal handler): as it is, no state touched
                 if forward:
                     self._forward(idx, data)
-                self._raw_log(data)
+                self.log.raw(data)
                 return
             self._read_all_locked()  # what reached our own pipes first comes first
             if forward:
                 self._forward(idx, data)
-            self._log_stream_locked(idx, data)
+            self.log.stream(idx, data)
 
     def write_record(self, data: bytes) -> None:
         """Write a logging record's line(s) after everything already written to fds 1/2."""
         if os.getpid() != self.pid:  # a child forked by the step: its own line, no draining
-            self._raw_log(data)
+            self.log.raw(data)
             return
         # Python's streams are line-buffered meanwhile (see capture_output): no flush here.
         with self._section() as first:
             if not first:  # re-entered (a signal handler): just the line, no state touched
-                self._raw_log(data)
+                self.log.raw(data)
                 return
             self._read_all_locked()
-            self._log_locked(data, record=True)
-
-    def _raw_log(self, data: bytes) -> None:
-        fd = self.log_fd
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                write_all(fd, data)
-
-    def _log_stream_locked(self, idx: int, data: bytes) -> None:
-        if self.merged:
-            idx = 0
-        pending = self.pending[idx]
-        if not pending:
-            self.since[idx] = time.monotonic()
-        pending += data
-        cut = pending.rfind(b"\n") + 1
-        if cut:
-            self._log_locked(bytes(pending[:cut]))
-            del pending[:cut]
-            if pending:
-                self.since[idx] = time.monotonic()
-        if len(pending) >= _PARTIAL_MAX:
-            self._flush_partial_locked(idx)
-
-    def _flush_partial_locked(self, idx: int) -> None:
-        pending = self.pending[idx]
-        if pending:
-            self._log_locked(bytes(pending))
-            pending.clear()
-
-    def _log_locked(self, data: bytes, *, record: bool = False) -> None:
-        fd = self.log_fd
-        if fd is None or not data:
-            return
-        if record and not self.at_line_start:
-            data = b"\n" + data  # a record starts its own line after a flushed partial one
-        try:
-            write_all(fd, data)
-        except OSError:  # disk full, or the log is gone: the step goes on without it
-            self.log_fd = None
-            return
-        self.at_line_start = data.endswith(b"\n")
+            self.log.write(data, record=True)

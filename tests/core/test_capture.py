@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tango_tui.core import _capture
+from tango_tui.core import _capture, _capture_log
 from tango_tui.core._logs import capture_output
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -167,7 +167,7 @@ def test_stdout_and_stderr_keep_their_order_when_they_share_a_file(
 
 
 def test_separate_streams_give_whole_lines(tmp_path: Path) -> None:
-    _capture._PARTIAL_AFTER, saved = 600.0, _capture._PARTIAL_AFTER  # no flush by age here
+    _capture_log.PARTIAL_AFTER, saved = 600.0, _capture_log.PARTIAL_AFTER  # no flush by age here
     try:
         log = tmp_path / "a.log"
         with capture_output(log):
@@ -179,7 +179,7 @@ def test_separate_streams_give_whole_lines(tmp_path: Path) -> None:
         lines = log.read_bytes().splitlines()
         assert sorted(lines) == [b"a whole error line", b"stdout line", b"tail without newline"]
     finally:
-        _capture._PARTIAL_AFTER = saved
+        _capture_log.PARTIAL_AFTER = saved
 
 
 def test_descriptors_come_back_after_an_interrupt(tmp_path: Path) -> None:
@@ -422,7 +422,7 @@ def test_a_terminal_stays_a_terminal_for_the_step(tmp_path: Path) -> None:
 REENTERED = textwrap.dedent(
     """
     import logging, sys
-    from tango_tui.core import _capture
+    from tango_tui.core import _capture, _capture_log
     from tango_tui.core._logs import capture_output
 
     with capture_output(sys.argv[1]):
