@@ -8,8 +8,8 @@ Layout (``ROOT`` is the workspace directory)::
     ROOT/cache/<uid>/progress.json      progress of the running attempt (atomic, rate-limited)
     ROOT/cache/<uid>/logs/<NNN>.log     the step's own log, one file per attempt
     ROOT/cache/<uid>/work/              persistent work directory (``Workspace.work_dir``)
-    ROOT/cache/<uid>/result/            the result files (data.json or data.pkl, ...)
-    ROOT/cache/<uid>/result.json        completeness marker, written after the result
+    ROOT/cache/<uid>/result/            the file (data.json, data.pkl) of a pickled or large result
+    ROOT/cache/<uid>/result.json        completeness marker, written last (small JSON results inline)
     ROOT/runs/<name>/run.json           the run record (Run + a RunStep row per step), atomic
     ROOT/runs/<name>/out.log            the run's log (``capture_logs_for_run``)
     ROOT/runs/<name>/<step name>        relative symlink -> ../../cache/<uid>, one per target
@@ -17,11 +17,13 @@ Layout (``ROOT`` is the workspace directory)::
     ROOT/latest                         relative symlink -> runs/<newest run>
 
 Every JSON record is an object with ``"format"`` and ``"version"`` keys; a reader refuses an
-unknown format or a newer version with a :class:`RecordError` naming the path. Records are written
-to a uniquely named temporary file in the same directory, then ``os.replace``-d over the old one,
-so a reader sees the old record or the new one, never a torn one (the rename alone gives that).
-The file is fsynced before the rename only where a record must survive a power cut (result
-markers, run registration); step records are not (see ``LocalWorkspace._write_info``).
+unknown format or a newer version with a :class:`RecordError` naming the path. Every record is
+version 1, except result markers holding their result inline (version 2, ``NEWEST_VERSIONS``).
+Records are written to a uniquely named temporary file in the same directory, then
+``os.replace``-d over the old one, so a reader sees the old record or the new one, never a torn
+one (the rename alone gives that). The file is fsynced only where a record must survive a power
+cut (result markers, after their rename; run registration); step records are not (see
+``LocalWorkspace._write_info``).
 
 A monitor learns what changed from file events alone: ``runs/`` gains a directory per new run,
 ``run.json`` is replaced on each run-level change, ``cache/<uid>/step.json`` on each step
