@@ -18,8 +18,18 @@ from app_support import cell, wait_for
 from tango_tui.app import format as fmt
 from tango_tui.app import make_app
 from tango_tui.app.widgets.runs_table import RunsTable
+from tango_tui.core import StepState
 
 WRITER = Path(__file__).with_name("live_writer.py")
+
+
+def _drawn_line(table: RunsTable, name: str) -> str:
+    """The line the table draws for run ``name`` (line 0 is the header)."""
+    return next(
+        text
+        for text in (table.render_line(y).text for y in range(1, table.size.height))
+        if name in text
+    )
 
 
 async def test_crashed_run_duration_stops_at_its_last_record_write(tmp_path: Path) -> None:
@@ -40,6 +50,21 @@ async def test_crashed_run_duration_stops_at_its_last_record_write(tmp_path: Pat
                 timeout=20,
                 what="run running",
             )
+            # Once the gate step runs, the record stops changing; the drawn duration still
+            # moves with the clock (the tick redraws it).
+            await wait_for(
+                pilot,
+                lambda: table.rows_by_name["live"].counts.get(StepState.RUNNING),
+                timeout=20,
+                what="the gate step running",
+            )
+            await pilot.pause()
+            screen = app.screen
+            before = _drawn_line(table, "live")
+            ticks = screen._ticks
+            await wait_for(pilot, lambda: screen._ticks >= ticks + 2, what="two ticks")
+            await pilot.pause()
+            assert _drawn_line(table, "live") != before
             os.killpg(writer.pid, signal.SIGKILL)
             writer.wait(timeout=10)
             await wait_for(
@@ -54,17 +79,11 @@ async def test_crashed_run_duration_stops_at_its_last_record_write(tmp_path: Pat
             expected = fmt.duration_text(start, last_write, False)
             assert expected and cell(table, "live", "duration") == expected
             # Seconds later (two ticks of the view's clock), it has not moved.
-            screen = app.screen
             ticks = screen._ticks
             await wait_for(pilot, lambda: screen._ticks >= ticks + 2, what="two ticks")
             assert cell(table, "live", "duration") == expected
             await pilot.pause()
-            line = next(
-                table.render_line(y).text
-                for y in range(1, table.size.height)
-                if "live" in table.render_line(y).text
-            )
-            assert expected in line  # what is drawn, too
+            assert expected in _drawn_line(table, "live")  # what is drawn, too
     finally:
         if writer.poll() is None:
             os.killpg(writer.pid, signal.SIGKILL)
