@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tango_tui.core._errors import WorkspaceError
+from tango_tui.monitor._logscan import BYTE_STRIDE, LineCount
 from tango_tui.monitor._logtext import display_text
 from tango_tui.monitor.logfile import ChangeKind, LogFile, LogFileError
 
@@ -292,3 +293,18 @@ def test_non_utf8_file_name(tmp_path: Path) -> None:
     with pytest.raises(LogFileError) as missing:
         LogFile(tmp_path / os.fsdecode(b"gone-\xff.log")).open()
     assert os.fsencode(missing.value.path).endswith(b"gone-\xff.log")
+
+
+def test_long_lines_leave_checkpoints_by_bytes() -> None:
+    """A log of long lines (progress bars redrawn with \\r) still has a checkpoint within about
+    BYTE_STRIDE bytes before any line, so a line number never needs a long read."""
+    line = b"\r".join(b"epoch 1: %3d%%" % p for p in range(100)) * 60 + b"\n"  # ~80 KB
+    data = line * 200  # 16 MB, 200 lines: the 1,000-line stride alone would leave 1 checkpoint
+    count = LineCount(stride=1000)
+    for start in range(0, len(data), 3 * 1024 * 1024):  # fed in scan-sized and odd pieces
+        count.feed(data[start : start + 3 * 1024 * 1024], start)
+    assert count.lines == 200 and count.cursor == len(data)
+    for k in range(200):
+        index, pos = count.checkpoint_before(k * len(line))
+        assert index * len(line) == pos and k * len(line) - pos <= BYTE_STRIDE * 5 // 4 + len(line)
+        assert count.checkpoint_of_line(k) == (index, pos)

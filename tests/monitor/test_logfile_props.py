@@ -61,6 +61,7 @@ def block_sizes(small: bool) -> Iterator[int]:
             (_logsearch, "_OVERLAP", 8),
             (_lognumbers, "SCAN_CHUNK", 7),
             (_logscan, "_SUB", 5),
+            (_logscan, "BYTE_STRIDE", 11),
         ]:
             stack.enter_context(mock.patch.object(target, name, value))
         yield 20
