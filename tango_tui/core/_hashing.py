@@ -89,7 +89,9 @@ def _encode(value: Any, where: str, active: set[int]) -> bytes:
             return _sized(b"D", b"".join(parts))
         if isinstance(value, list | tuple):
             tag = b"l" if isinstance(value, list) else b"t"
-            return _sized(tag, b"".join(_encode(v, f"{where}[{i}]", active) for i, v in enumerate(value)))
+            return _sized(
+                tag, b"".join(_encode(v, f"{where}[{i}]", active) for i, v in enumerate(value))
+            )
         if isinstance(value, dict):
             items = sorted(
                 (_encode(k, f"{where} key {k!r}", active), _encode(v, f"{where}[{k!r}]", active))

@@ -113,9 +113,7 @@ def owner_is_alive(
         start = pid_start_time(owner.pid)
         if start is None:
             return False
-        if owner.pid_start is not None and start != owner.pid_start:
-            return False
-        return True
+        return owner.pid_start is None or start == owner.pid_start
     if lock_path is not None:
         return lock_is_held(lock_path)
     return None

@@ -153,7 +153,7 @@ class MemoryWorkspace(Workspace):
                     self._record_failure(self._running(step, "finish"), e)
                 raise
             if stored is not result:
-                result = iter(stored)  # type: ignore[assignment]
+                result = iter(stored)
         with self._lock:
             info = self._running(step, "finish")
             if step.cache_results:
@@ -196,7 +196,9 @@ class MemoryWorkspace(Workspace):
 
     def step_progress(self, step_or_unique_id: Step | str) -> Progress | None:
         """The latest progress the step reported, if any."""
-        uid = step_or_unique_id if isinstance(step_or_unique_id, str) else step_or_unique_id.unique_id
+        uid = (
+            step_or_unique_id if isinstance(step_or_unique_id, str) else step_or_unique_id.unique_id
+        )
         with self._lock:
             return self._progress.get(uid)
 
@@ -246,7 +248,8 @@ class MemoryWorkspace(Workspace):
             other = named.get(step.name)
             if other is not None and other.unique_id != step.unique_id:
                 raise InvalidNameError(
-                    step.name, f"two different target steps are named alike ({other.unique_id}, {step.unique_id})"
+                    step.name,
+                    f"two different target steps are named alike ({other.unique_id}, {step.unique_id})",
                 )
             named[step.name] = step
         plan = _plan_rows(named)
@@ -261,7 +264,9 @@ class MemoryWorkspace(Workspace):
                 else:
                     raise WorkspaceError(URL, "could not invent an unused run name")
             elif name in self._runs:
-                raise RunExistsError(URL, f"a run named {name!r} already exists (refusing to overwrite it)")
+                raise RunExistsError(
+                    URL, f"a run named {name!r} already exists (refusing to overwrite it)"
+                )
             for step in named.values():
                 for s in (step, *step.recursive_dependencies):
                     self._infos.setdefault(s.unique_id, s.make_step_info())

@@ -31,7 +31,7 @@ def dt_from_json(value: Any) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
+        raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")  # noqa: TRY004 (callers catch ValueError)
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
@@ -105,7 +105,7 @@ def _from_dict(cls: type, data: Any) -> Any:
     if data is None:
         return None
     if not isinstance(data, dict):
-        raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+        raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")  # noqa: TRY004 (callers catch ValueError)
     names = _field_names(cls)
     kwargs = {k: v for k, v in data.items() if k in names}
     if cls is EnvironmentMetadata and kwargs.get("git") is not None:
@@ -162,7 +162,7 @@ class Progress:
     def from_json_dict(cls, data: Mapping[str, Any]) -> Progress:
         """Inverse of :meth:`to_json_dict`; raises ValueError on bad data."""
         if not isinstance(data, Mapping) or not isinstance(data.get("done"), int | float):
-            raise ValueError("progress needs a numeric 'done'")
+            raise ValueError("progress needs a numeric 'done'")  # noqa: TRY004 (callers catch ValueError)
         total = data.get("total")
         rate = data.get("rate")
         return cls(

@@ -200,14 +200,14 @@ class StepInfo:
             ValueError: If a field has the wrong type or a required field is missing.
         """
         if not isinstance(data, Mapping):
-            raise ValueError(f"expected an object, got {type(data).__name__}")
+            raise ValueError(f"expected an object, got {type(data).__name__}")  # noqa: TRY004 (callers catch ValueError)
         try:
             uid = data["unique_id"]
             cls_name = data["step_class_name"]
         except KeyError as e:
             raise ValueError(f"missing field {e.args[0]!r}") from None
         if not isinstance(uid, str) or not isinstance(cls_name, str):
-            raise ValueError("unique_id and step_class_name must be strings")
+            raise ValueError("unique_id and step_class_name must be strings")  # noqa: TRY004 (callers catch ValueError)
         deps = data.get("dependencies") or ()
         if type(deps) is not list and not isinstance(deps, tuple | set | frozenset):
             raise ValueError("dependencies must be a list")
@@ -291,7 +291,7 @@ class RunStep:
     def from_json_dict(cls, data: Mapping[str, Any]) -> RunStep:
         """Inverse of :meth:`to_json_dict`; raises ValueError on bad data."""
         if not isinstance(data, Mapping):
-            raise ValueError(f"expected an object, got {type(data).__name__}")
+            raise ValueError(f"expected an object, got {type(data).__name__}")  # noqa: TRY004 (callers catch ValueError)
         try:
             return cls(
                 unique_id=str(data["unique_id"]),

@@ -61,7 +61,9 @@ class RunRecorder:
 
     def start(self) -> None:
         """Start the background writer."""
-        self._thread = threading.Thread(target=self._loop, name=f"run-recorder {self.run.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"run-recorder {self.run.name}", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

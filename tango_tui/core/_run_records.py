@@ -116,7 +116,8 @@ class PlanLoader:
 
     def __call__(self, uid: str) -> StepInfo:
         try:
-            return self.step_info(uid)
+            info: StepInfo = self.step_info(uid)
+            return info
         except KeyError:
             try:
                 row = self.plan.get(uid)

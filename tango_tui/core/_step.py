@@ -123,10 +123,16 @@ class Step(ABC):
         cls = type(self)
         qualname = cls.__qualname__
         items = sorted(
-            canonical_bytes(k) + canonical_bytes(v, f"{k!r} of {qualname}") for k, v in self.kwargs.items()
+            canonical_bytes(k) + canonical_bytes(v, f"{k!r} of {qualname}")
+            for k, v in self.kwargs.items()
         )
         payload = b"|".join(
-            [_HASH_SCHEME, canonical_bytes(qualname), canonical_bytes(self.VERSION), b"".join(items)]
+            [
+                _HASH_SCHEME,
+                canonical_bytes(qualname),
+                canonical_bytes(self.VERSION),
+                b"".join(items),
+            ]
         )
         digest = base58(hashlib.sha256(payload).digest())[:32]
         if self.VERSION is not None:
@@ -261,7 +267,9 @@ class Step(ABC):
         self._progress = None
 
     # ----- progress ---------------------------------------------------------------------------
-    def progress(self, done: float, total: float | None = None, *, desc: str | None = None, unit: str = "it") -> None:
+    def progress(
+        self, done: float, total: float | None = None, *, desc: str | None = None, unit: str = "it"
+    ) -> None:
         """Report how far the running step got (at most ~4 reports a second reach the workspace).
 
         Outside an execution this does nothing. A report completing ``total`` is always sent;
@@ -275,14 +283,24 @@ class Step(ABC):
             state = self._progress = _ProgressState()
         now = self._clock()
         final = total is not None and done >= total
-        if not final and state.last_report is not None and now - state.last_report < self.PROGRESS_INTERVAL:
+        if (
+            not final
+            and state.last_report is not None
+            and now - state.last_report < self.PROGRESS_INTERVAL
+        ):
             state.pending = (done, total, desc, unit)
             return
         self._send_progress(ws, state, now, done, total, desc, unit)
 
     def _send_progress(
-        self, ws: Workspace, state: _ProgressState, now: float,
-        done: float, total: float | None, desc: str | None, unit: str,
+        self,
+        ws: Workspace,
+        state: _ProgressState,
+        now: float,
+        done: float,
+        total: float | None,
+        desc: str | None,
+        unit: str,
     ) -> None:
         if state.last_report is not None and now > state.last_report and done >= state.last_done:
             instant = (done - state.last_done) / (now - state.last_report)
@@ -293,8 +311,15 @@ class Step(ABC):
         state.last_report, state.last_done, state.pending = now, float(done), None
         ws.report_progress(
             self,
-            Progress(done=float(done), total=None if total is None else float(total), unit=unit,
-                     desc=desc, started=state.started, updated=utc_now(), rate=state.rate),
+            Progress(
+                done=float(done),
+                total=None if total is None else float(total),
+                unit=unit,
+                desc=desc,
+                started=state.started,
+                updated=utc_now(),
+                rate=state.rate,
+            ),
         )
 
     def _flush_progress(self) -> None:
@@ -302,8 +327,13 @@ class Step(ABC):
         if state is not None and state.pending is not None and ws is not None:
             self._send_progress(ws, state, self._clock(), *state.pending)
 
-    def track(self, iterable: Iterable[T], total: int | None = None, desc: str | None = None,
-              unit: str = "it") -> Iterator[T]:
+    def track(
+        self,
+        iterable: Iterable[T],
+        total: int | None = None,
+        desc: str | None = None,
+        unit: str = "it",
+    ) -> Iterator[T]:
         """Yield the items of ``iterable``, reporting progress after each one (like tqdm)."""
         if total is None:
             try:

@@ -12,7 +12,7 @@ import importlib
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -191,7 +191,9 @@ class Workspace(ABC):
         The default keeps nothing.
         """
 
-    def step_log_context(self, step: Step, run_name: str | None = None) -> contextlib.AbstractContextManager[None]:
+    def step_log_context(
+        self, step: Step, run_name: str | None = None
+    ) -> contextlib.AbstractContextManager[None]:
         """A context manager capturing one execution's logs and stdout/stderr (none by default)."""
         return contextlib.nullcontext()
 
@@ -297,7 +299,9 @@ def select_step_infos(
     if match:
         needle = match.lower()
         infos = [
-            i for i in infos if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()
+            i
+            for i in infos
+            if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()
         ]
     if state is not None:
         infos = [i for i in infos if i.state == state]
@@ -311,4 +315,4 @@ def select_step_infos(
     return infos[start:stop]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

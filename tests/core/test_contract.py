@@ -136,7 +136,9 @@ def test_work_dir_capture_logs_step_cache_and_url(ws: Workspace) -> None:
     with ctx:
         logging.getLogger("contract").info("inside the run")
     assert isinstance(ws.step_cache, StepCache)
-    assert isinstance(ws.step_cache, MemoryStepCache if isinstance(ws, MemoryWorkspace) else LocalStepCache)
+    assert isinstance(
+        ws.step_cache, MemoryStepCache if isinstance(ws, MemoryWorkspace) else LocalStepCache
+    )
     again = Workspace.from_url(ws.url)
     assert type(again) is type(ws) and again.url == ws.url
 
@@ -148,15 +150,21 @@ def test_listing(ws: Workspace) -> None:
     for name, targets in (("run-one", [b]), ("run-two", [c]), ("other", [a])):
         run_steps(ws, targets, name=name)
     assert ws.num_registered_runs() == 3 and ws.num_registered_runs(match="RUN") == 2
-    assert [r.name for r in ws.search_registered_runs(sort_by=RunSort.NAME, sort_descending=False)] == [
-        "other", "run-one", "run-two"]
+    assert [
+        r.name for r in ws.search_registered_runs(sort_by=RunSort.NAME, sort_descending=False)
+    ] == ["other", "run-one", "run-two"]
     newest = ws.search_registered_runs(sort_by=RunSort.START_DATE)
     assert [r.name for r in newest] == ["other", "run-two", "run-one"]
-    assert [r.name for r in ws.search_registered_runs(sort_by=RunSort.NAME, start=1, stop=2)] == ["run-one"]
+    assert [r.name for r in ws.search_registered_runs(sort_by=RunSort.NAME, start=1, stop=2)] == [
+        "run-one"
+    ]
     assert ws.num_steps() == 3
     assert ws.num_steps(state=StepState.FAILED) == 1
     assert [i.step_name for i in ws.search_step_info(match="gam")] == ["gamma"]
-    ids = [i.unique_id for i in ws.search_step_info(sort_by=StepInfoSort.UNIQUE_ID, sort_descending=False)]
+    ids = [
+        i.unique_id
+        for i in ws.search_step_info(sort_by=StepInfoSort.UNIQUE_ID, sort_descending=False)
+    ]
     assert ids == sorted(ids)
     ws.remove_step(c.unique_id)
     assert ws.num_steps() == 2
@@ -204,7 +212,11 @@ def test_step_info_fields_state_duration_and_json(ws: Workspace) -> None:
     step = Add(a=dep, b=5, step_name="top", step_metadata={"k": "v"})
     assert step.result(ws) == 8
     info = ws.step_info(step)
-    assert info.unique_id == step.unique_id and info.step_class_name == "Add" and info.step_name == "top"
+    assert (
+        info.unique_id == step.unique_id
+        and info.step_class_name == "Add"
+        and info.step_name == "top"
+    )
     assert info.dependencies == {dep.unique_id} and info.cacheable and info.version is None
     assert info.config == {"a": {"type": "ref", "ref": dep.unique_id}, "b": 5}
     assert info.metadata == {"k": "v"}
@@ -276,8 +288,13 @@ def test_three_processes_run_one_step_body_once(tmp_path: Path) -> None:
     LocalWorkspace(root)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", CALLER, str(HERE), str(root), str(markers), str(log)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", CALLER, str(HERE), str(root), str(markers), str(log)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for _ in range(3)
     ]
     outs = [p.communicate(timeout=90) for p in procs]
@@ -310,7 +327,9 @@ def test_a_generator_failing_half_way_fails_the_step(ws: Workspace) -> None:
     assert step not in ws.step_cache
 
 
-def test_a_result_without_a_completed_record_is_adopted_not_rerun(ws: Workspace, tmp_path: Path) -> None:
+def test_a_result_without_a_completed_record_is_adopted_not_rerun(
+    ws: Workspace, tmp_path: Path
+) -> None:
     log = str(tmp_path / "log")
     step = Add(a=40, b=2, log=log, step_name="s")
     ws.step_cache[step] = 42  # stored by an attempt that never recorded COMPLETED
@@ -319,5 +338,9 @@ def test_a_result_without_a_completed_record_is_adopted_not_rerun(ws: Workspace,
     assert lines(log) == []  # the body did not run again
     assert ws.step_info(step).state is StepState.COMPLETED
     row = run.plan[step.unique_id]
-    assert (row.state, row.reason.value, run.status) == (StepState.COMPLETED, "cached", RunStatus.COMPLETED)
+    assert (row.state, row.reason.value, run.status) == (
+        StepState.COMPLETED,
+        "cached",
+        RunStatus.COMPLETED,
+    )
     assert step.result(ws) == 42

@@ -169,7 +169,9 @@ def test_a_version_1_result_directory_written_before_inline_results_is_read(tmp_
     assert ws.step_info(step).state is StepState.COMPLETED
 
 
-def test_inline_is_refused_in_a_version_1_marker_and_newer_versions_are_refused(tmp_path: Path) -> None:
+def test_inline_is_refused_in_a_version_1_marker_and_newer_versions_are_refused(
+    tmp_path: Path,
+) -> None:
     cache = LocalStepCache(tmp_path / "cache")
     step = Echo(value=1)
     path = tmp_path / "cache" / step.unique_id / RESULT_MARKER
@@ -193,6 +195,9 @@ def test_storing_again_switches_layouts_cleanly(tmp_path: Path) -> None:
     assert cache[step] == 5 and not (cache.path_for_step(step) / RESULT_DIR).exists()
     cache[step] = BIG
     assert cache[step] == BIG and len(cache) == 1
-    assert sorted(p.name for p in cache.path_for_step(step).iterdir()) == [RESULT_DIR, RESULT_MARKER]
+    assert sorted(p.name for p in cache.path_for_step(step).iterdir()) == [
+        RESULT_DIR,
+        RESULT_MARKER,
+    ]
     del cache[step]
     assert step not in cache and len(cache) == 0

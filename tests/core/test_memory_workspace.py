@@ -131,13 +131,21 @@ def test_a_store_failure_marks_the_step_failed() -> None:
 
 # ----- result codecs (shared with LocalStepCache) --------------------------------------------
 json_exact = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=10,
 )
 anything = st.recursive(
     json_exact | st.binary() | st.floats(),
-    lambda inner: st.tuples(inner) | st.lists(inner, max_size=3) | st.dictionaries(st.integers(), inner, max_size=3),
+    lambda inner: (
+        st.tuples(inner)
+        | st.lists(inner, max_size=3)
+        | st.dictionaries(st.integers(), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 

@@ -16,7 +16,9 @@ from tango_tui.core._run_records import LazyPlan, _split_head
 
 def _workspace(tmp_path: Path) -> tuple[LocalWorkspace, Echo, Echo]:
     ws = LocalWorkspace(tmp_path / "ws")
-    a = Echo(value=1, step_name="plan")  # a target literally named "plan" must not confuse the split
+    a = Echo(
+        value=1, step_name="plan"
+    )  # a target literally named "plan" must not confuse the split
     b = Echo(value=a, step_name="b")
     ws.register_run({"plan": a, "b": b}, name="r")
     return ws, a, b
@@ -45,7 +47,7 @@ def test_split_head_finds_the_structural_plan_key(tmp_path: Path) -> None:
 def test_a_garbled_plan_is_reported_when_used_and_the_listing_survives(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ws, a, _ = _workspace(tmp_path)
+    ws, _a, _ = _workspace(tmp_path)
     path = ws.dir / "runs" / "r" / "run.json"
     raw = path.read_bytes()
     i = raw.rfind(b',"plan":{') + len(b',"plan":{')

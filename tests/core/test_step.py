@@ -31,19 +31,31 @@ from tango_tui.core._step import Step
 # Values whose canonical encoding must not depend on the process: sets and dicts iterate in hash
 # order, which PYTHONHASHSEED changes for strings and bytes.
 scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
     | st.binary(max_size=8)
 )
-hashable = st.recursive(scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=4), max_leaves=8)
+hashable = st.recursive(
+    scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=4), max_leaves=8
+)
 values = st.recursive(
-    scalars | st.frozensets(st.text(max_size=6), max_size=6) | st.sets(st.binary(max_size=4), max_size=6),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.tuples(inner, inner)
-    | st.dictionaries(st.text(max_size=6) | st.integers(), inner, max_size=4)
-    | st.frozensets(hashable, max_size=4),
+    scalars
+    | st.frozensets(st.text(max_size=6), max_size=6)
+    | st.sets(st.binary(max_size=4), max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=6) | st.integers(), inner, max_size=4)
+        | st.frozensets(hashable, max_size=4)
+    ),
     max_leaves=12,
 )
-kwargs_strategy = st.dictionaries(st.sampled_from(["a", "b", "log", "x"]), values, min_size=1, max_size=3)
+kwargs_strategy = st.dictionaries(
+    st.sampled_from(["a", "b", "log", "x"]), values, min_size=1, max_size=3
+)
 
 CHILD = r"""
 import base64, pickle, sys
@@ -60,8 +72,11 @@ def other_process():
     """A Python with another PYTHONHASHSEED that prints Free(**kwargs).unique_id for each request."""
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(HERE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True, env=env,
+        [sys.executable, "-c", CHILD, str(HERE)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     yield proc
     proc.stdin.close()
@@ -74,7 +89,9 @@ def _ask(proc: subprocess.Popen, kwargs: dict[str, Any]) -> str:
     return proc.stdout.readline().strip()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(kwargs=kwargs_strategy)
 def test_unique_id_is_the_same_in_a_process_with_another_hash_seed(other_process, kwargs) -> None:
     assert _ask(other_process, kwargs) == Free(**kwargs).unique_id
@@ -85,7 +102,10 @@ def test_hash_seed_really_differs_in_the_other_process(other_process) -> None:
     probe = [hash(f"s{i}") for i in range(3)]
     out = subprocess.run(
         [sys.executable, "-c", "print([hash(f's{i}') for i in range(3)])"],
-        env={**os.environ, "PYTHONHASHSEED": "12345"}, capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() != str(probe)
 
@@ -124,8 +144,13 @@ def test_unique_id_changes_with_class_and_version(kwargs) -> None:
 
     shadow = Shadow.Free(**kwargs)
     assert shadow.unique_id.startswith("Free-")
-    ids = {plain.unique_id, versioned.unique_id, Free2(**kwargs).unique_id, Bumped(**kwargs).unique_id,
-           shadow.unique_id}
+    ids = {
+        plain.unique_id,
+        versioned.unique_id,
+        Free2(**kwargs).unique_id,
+        Bumped(**kwargs).unique_id,
+        shadow.unique_id,
+    }
     assert len(ids) == 5
 
 
@@ -136,7 +161,9 @@ def test_dependency_ids_propagate(a, b) -> None:
     dep_a, dep_b = Add(a=a, b=0), Add(a=b, b=0)
     assert Add(a=dep_a, b=1).unique_id != Add(a=dep_b, b=1).unique_id
     # Another object with the same unique id is the same dependency.
-    assert Add(a=dep_a, b=1).unique_id == Add(a=Add(a=a, b=0, step_name="other name"), b=1).unique_id
+    assert (
+        Add(a=dep_a, b=1).unique_id == Add(a=Add(a=a, b=0, step_name="other name"), b=1).unique_id
+    )
 
 
 def test_unique_id_shape_and_length() -> None:
@@ -168,9 +195,27 @@ class WithHash:
 
 def test_supported_argument_types_hash_and_differ() -> None:
     examples = [
-        b"raw", pathlib.Path("/tmp/a"), pathlib.PurePosixPath("rel/b"), Color.RED, Color.BLUE,
-        Point(1, 2.0), Point(1, 2.5), WithHash("k"), WithHash("j"), {1, 2}, frozenset({"a"}),
-        (1, 2), [1, 2], {"a": 1}, {1: "a"}, 1, 1.0, True, None, "1", 1 + 2j,
+        b"raw",
+        pathlib.Path("/tmp/a"),
+        pathlib.PurePosixPath("rel/b"),
+        Color.RED,
+        Color.BLUE,
+        Point(1, 2.0),
+        Point(1, 2.5),
+        WithHash("k"),
+        WithHash("j"),
+        {1, 2},
+        frozenset({"a"}),
+        (1, 2),
+        [1, 2],
+        {"a": 1},
+        {1: "a"},
+        1,
+        1.0,
+        True,
+        None,
+        "1",
+        1 + 2j,
     ]
     ids = [Add(a=v, b=0).unique_id for v in examples]
     assert len(set(ids)) == len(examples)
@@ -193,7 +238,10 @@ def test_dependencies_config_and_step_info() -> None:
     assert nested.dependencies == {base, Fresh(value=3)}
     assert top.dependencies == {nested, base}
     assert top.recursive_dependencies == {nested, base, Fresh(value=3)}
-    assert nested.config["a"] == [{"type": "ref", "ref": base.unique_id}, {"k": [{"type": "ref", "ref": base.unique_id}]}]
+    assert nested.config["a"] == [
+        {"type": "ref", "ref": base.unique_id},
+        {"k": [{"type": "ref", "ref": base.unique_id}]},
+    ]
     json.dumps(Add(a={1, 2}, b=b"x\xff", log=float("nan")).config, allow_nan=False)  # JSON-able
     info = nested.make_step_info()
     assert info.state is StepState.INCOMPLETE
