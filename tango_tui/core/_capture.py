@@ -150,6 +150,7 @@ class FdCapture:
         self.read_fds: list[int] = []
         self.saved: list[int] = []  # dups of the original fds 1 and 2
         self.merged = False
+        self.pty = False  # a channel is a pseudo-terminal
         self.done = False
         self._done_lock = _thread.allocate_lock()  # released once done (cheaper than an Event)
         self._done_lock.acquire()
@@ -174,10 +175,10 @@ class FdCapture:
         try:
             self.saved = [os.dup(1), os.dup(2)]
             opened += self.saved
-            for like in (1,) if self.merged else (1, 2):
-                r, w = open_channel(like)
+            for like, st in ((1, out),) if self.merged else ((1, out), (2, err)):
+                r, w, pty = open_channel(like, st.st_mode)
                 opened += [r, w]
-                os.set_blocking(r, False)
+                self.pty = self.pty or pty
                 self.read_fds.append(r)
                 writers.append(w)
             os.dup2(writers[0], 1)
@@ -223,7 +224,10 @@ class FdCapture:
             try:
                 if not drained:  # before the writers close (a pseudo-terminal may drop the rest)
                     drained = True
-                    self.drain()
+                    if self.pty:
+                        self.drain()
+                    elif not self.restored:
+                        flush_python_streams()
                 self._restore()
                 break
             except KeyboardInterrupt as e:  # restoring is idempotent: do it to the end

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import fcntl
 import os
 import select
+import stat
 import sys
 import time
 from typing import Any
@@ -68,24 +70,28 @@ def hand_over(read_fd: int, out_fd: int) -> None:
         raise
 
 
-def open_channel(like: int) -> tuple[int, int]:
-    """``(read_fd, write_fd)``: a pipe, or a pseudo-terminal when ``like`` is a terminal.
+def open_channel(like: int, mode: int) -> tuple[int, int, bool]:
+    """``(read_fd, write_fd, is_pty)``: a pipe, or a pseudo-terminal when ``like`` (whose
+    ``st_mode`` is ``mode``) is a terminal. The read end is non-blocking.
 
     With a pseudo-terminal the step's programs still see a terminal on fds 1/2 (colours,
     progress bars, terminal width), as they would without the capture. Its output processing is
     off, so bytes arrive as written (no ``\\n`` -> ``\\r\\n``); the real terminal does that.
     A resize of the real terminal during the step is not passed on.
     """
-    if os.isatty(like):
+    if stat.S_ISCHR(mode) and os.isatty(like):
         try:
-            return _open_pty(like)
+            r, w = _open_pty(like)
+            os.set_blocking(r, False)
+            return r, w, True
         except (OSError, ImportError):
             pass
-    return os.pipe()
+    r, w = os.pipe()
+    fcntl.fcntl(r, fcntl.F_SETFL, os.O_NONBLOCK)  # a new pipe's read end has no other flag
+    return r, w, False
 
 
 def _open_pty(like: int) -> tuple[int, int]:
-    import fcntl
     import termios
 
     master, slave = os.openpty()  # O_NOCTTY: never becomes a controlling terminal
