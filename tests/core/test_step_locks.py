@@ -117,3 +117,27 @@ def test_the_first_attempt_makes_the_lock_file_from_its_running_record(tmp_path:
     assert ws.step_finished(step, "first") == "first"
     assert lock_is_held(lock_path) is False and lock_path.is_file()
     assert ws.step_info(step).state is StepState.COMPLETED
+
+
+def test_without_hard_links_the_lock_file_is_created_on_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a filesystem refusing link(2) (EPERM, as some FUSE/SMB mounts do) steps still lock."""
+    import errno
+
+    from tango_tui.core._liveness import lock_is_held
+
+    def no_links(src: str, dst: str, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted", dst)
+
+    monkeypatch.setattr(os, "link", no_links)
+    ws = LocalWorkspace(tmp_path / "ws")
+    step = Echo(value="nolink")
+    lock_path = ws.layout.step_lock(step.unique_id)
+    ws.step_starting(step)
+    assert lock_is_held(lock_path) is True
+    assert lock_path.stat().st_ino != (lock_path.parent / "step.json").stat().st_ino
+    assert not [p.name for p in lock_path.parent.iterdir() if p.name.startswith(".tmp-")]
+    assert ws.step_finished(step, "nolink") == "nolink"
+    assert lock_is_held(lock_path) is False
+    assert ws.step_info(step).state is StepState.COMPLETED
