@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import _thread
 import contextlib
-import fcntl
 import os
 import select
 import stat
@@ -86,12 +85,15 @@ def open_channel(like: int, mode: int) -> tuple[int, int, bool]:
             return r, w, True
         except (OSError, ImportError):
             pass
+    import fcntl  # POSIX only: imported where used, so that this module imports everywhere
+
     r, w = os.pipe()
     fcntl.fcntl(r, fcntl.F_SETFL, os.O_NONBLOCK)  # a new pipe's read end has no other flag
     return r, w, False
 
 
 def _open_pty(like: int) -> tuple[int, int]:
+    import fcntl
     import termios
 
     master, slave = os.openpty()  # O_NOCTTY: never becomes a controlling terminal

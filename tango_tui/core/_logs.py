@@ -317,10 +317,15 @@ def _uninterrupted(fn: Any) -> BaseException | None:
 def _fd_capture(path: str | os.PathLike[str], level: int) -> Iterator[None]:
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
     log_fd = os.open(path, flags, 0o644)
+    if log_fd <= 2:  # a standard descriptor was closed: keep the log out of its place
+        import fcntl
+
+        fd, log_fd = log_fd, fcntl.fcntl(log_fd, fcntl.F_DUPFD_CLOEXEC, 3)
+        os.close(fd)
     cap = _capture.FdCapture(log_fd)
     try:
         cap.start()
-    except OSError as e:
+    except (OSError, RuntimeError) as e:  # e.g. fd 1 closed; no thread could be started
         os.close(log_fd)
         logger.debug("cannot capture fds 1/2 (%s); capturing Python's streams only", e)
         with _tee_capture(path, level):

@@ -447,3 +447,33 @@ def test_a_record_logged_from_a_signal_handler_mid_section_does_not_deadlock(
     )
     assert proc.returncode == 0, proc.stderr
     assert b"WARNING handler: a second SIGTERM\n" in log.read_bytes()
+
+
+CLOSED = textwrap.dedent(
+    """
+    import logging, os, sys
+    from tango_tui.core import _capture
+    from tango_tui.core._logs import capture_output
+
+    os.close(1)  # e.g. a daemon started with its stdout closed
+    with capture_output(sys.argv[1]):
+        assert _capture.active() is None  # fell back to the Python-level tee
+        logging.getLogger("x").warning("still logged")
+        print("to stderr", file=sys.stderr)
+    """
+)
+
+
+def test_closed_fds_fall_back_to_the_python_level_tee(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-c", CLOSED, str(log)],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert b"WARNING x: still logged\n" in log.read_bytes() and b"to stderr\n" in log.read_bytes()
+    assert b"to stderr\n" in proc.stderr
