@@ -9,8 +9,10 @@ Two methods, each where it is the honest one:
   app process is measured through /proc. Times are from the launch of the process (Python start
   and imports included) and, separately, beyond the same app's start-up on a one-line log.
 * **Headless Pilot** (``App.run_test``) for change-on-disk -> widget latency (our app only; toolong
-  has no workspace view): a separate writer process changes the workspace, the probe renders the
-  screen through Textual's compositor every 4 ms. Modes: inotify, and ``poll_interval=0.25``.
+  has no workspace view): a separate writer process changes the workspace (50 background runs in
+  the full set, 10 in the quick one), the probe reads the screen through Textual's compositor after
+  every frame the app draws (the step-state probe reads the steps table's region only).
+  Modes: inotify, and ``poll_interval=0.25``.
 """
 
 from __future__ import annotations
