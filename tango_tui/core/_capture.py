@@ -67,8 +67,13 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+FD_CAPTURE_ENV = "TANGO_TUI_FD_CAPTURE"
+"""Environment variable: ``0`` turns fd-level capture off (steps get the Python-level tee)."""
+
+
 def fd_capture_possible() -> bool:
-    """True when fds 1 and 2 may be captured here: POSIX with epoll, and the main thread.
+    """True when fds 1 and 2 may be captured here: POSIX with epoll, the main thread, and not
+    turned off with ``TANGO_TUI_FD_CAPTURE=0``.
 
     Only the main thread redirects the process's descriptors: another thread does not own them
     (the main thread may be an application drawing on stderr), and two threads entering and
@@ -76,7 +81,8 @@ def fd_capture_possible() -> bool:
     by :meth:`FdCapture.start`, which then raises OSError.)
     """
     return (
-        os.name == "posix"
+        os.environ.get(FD_CAPTURE_ENV) != "0"
+        and os.name == "posix"
         and hasattr(select, "epoll")
         and threading.current_thread() is threading.main_thread()
     )

@@ -477,3 +477,12 @@ def test_closed_fds_fall_back_to_the_python_level_tee(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert b"WARNING x: still logged\n" in log.read_bytes() and b"to stderr\n" in log.read_bytes()
     assert b"to stderr\n" in proc.stderr
+
+
+def test_fd_capture_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(_capture.FD_CAPTURE_ENV, "0")
+    log = tmp_path / "a.log"
+    with capture_output(log):
+        assert _capture.active() is None
+        print("python level")
+    assert log.read_text() == "python level\n"
