@@ -18,10 +18,8 @@ record's temporary file, hard-linked) and one fsync (the marker's, see ``_local_
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
-import secrets
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,11 +34,8 @@ from ._format import (
     STEP_FORMAT,
     STEP_LOCK,
     STEP_RECORD,
-    TMP_PREFIX,
     Layout,
-    dump_record,
     read_record,
-    write_all,
     write_record,
 )
 from ._liveness import current_owner
@@ -117,21 +112,15 @@ class TransitionsMixin:
             pass
         except FileNotFoundError:  # the cache directory itself went away
             os.makedirs(step_dir, exist_ok=True)
-        # The RUNNING record's temporary file, flocked at once: if the step has no lock file yet
-        # it becomes the lock file too (see step_locks.link_or_acquire).
-        tmp = f"{step_dir}/{TMP_PREFIX}{STEP_RECORD}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        lock: step_locks.StepLock | None = None
+        lock = step_locks.try_acquire(lock_path)
+        if lock is None:
+            who = ""
+            with contextlib.suppress(OSError, RecordError):
+                owner = self._read_info(uid).owner
+                if owner is not None:
+                    who = f" (pid {owner.pid} on host {owner.host})"
+            raise StepStateError(step, StepState.RUNNING, f"another process is running it{who}")
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a file of our own: never contended
-            lock = step_locks.link_or_acquire(lock_path, tmp, fd)
-            if lock is None:
-                who = ""
-                with contextlib.suppress(OSError, RecordError):
-                    owner = self._read_info(uid).owner
-                    if owner is not None:
-                        who = f" (pid {owner.pid} on host {owner.host})"
-                raise StepStateError(step, StepState.RUNNING, f"another process is running it{who}")
             previous = self._previous_attempt(uid)
             if previous is not None and previous.state is StepState.COMPLETED:
                 raise StepStateError(step, StepState.COMPLETED, "it has already completed")
@@ -148,18 +137,10 @@ class TransitionsMixin:
                 os.unlink(os.path.join(progress_dir, PROGRESS_FILE))  # the previous attempt's
             # Not fsynced (see _write_info): after a power cut, losing a RUNNING record only means
             # the step reads as not started, which is true enough (its process is gone too).
-            write_all(fd, dump_record(STEP_FORMAT, {"step": info.to_json_dict()}))
-            os.replace(tmp, os.path.join(step_dir, STEP_RECORD))
+            self._write_info(info)
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)  # only this name: a lock file linked to it stays
-            if lock is not None:
-                lock.release()
-            if lock is None or lock.fd != fd:
-                os.close(fd)
+            lock.release()
             raise
-        if lock.fd != fd:
-            os.close(fd)  # the lock has a descriptor of its own
         self._failed_in_finish.pop(uid, None)
         self._running[uid] = info
         step_locks.remember(lock_path, lock)

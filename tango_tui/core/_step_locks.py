@@ -1,10 +1,8 @@
 """The step locks this process holds, and the verdict on a RUNNING record's liveness.
 
 A process executes a step only while it holds the ``flock`` on ``cache/<uid>/lock`` (exclusive,
-non-blocking, on a descriptor of its own; the file is never removed, as Tango 1.x's ``filelock``
-leaves it). The first attempt of a step creates it by hard-linking its temporary RUNNING record,
-already flocked, as ``lock`` (:func:`link_or_acquire`), so the lock file of a step holds that first
-RUNNING record's bytes; nothing reads a lock file's content. The locks held here are kept in a module-level table keyed by
+non-blocking, on a descriptor of its own; the file is created if missing and never removed, as
+Tango 1.x's ``filelock`` leaves it). The locks held here are kept in a module-level table keyed by
 the lock file's real path, so every :class:`~tango_tui.core.LocalWorkspace` object of the process
 agrees on them; each entry remembers the pid that took it, so a forked child never mistakes its
 parent's locks for its own, and the child closes its inherited copies of the descriptors at once
@@ -116,29 +114,6 @@ def try_acquire(path: str | os.PathLike[str]) -> StepLock | None:
         os.close(fd)
         raise
     return StepLock(fd, os.getpid())
-
-
-def link_or_acquire(path: str, tmp_path: str, tmp_fd: int) -> StepLock | None:
-    """Take the lock at ``path``; where there is no lock file yet, make ``tmp_path`` it.
-
-    ``tmp_path`` is a file no one else knows (the caller's temporary RUNNING record) that
-    ``tmp_fd`` has already flocked. Hard-linking it as the lock file publishes a lock that is held
-    from the moment its name exists, and costs a link instead of creating one more file (on ext4 a
-    new file costs several times a link). The returned lock then shares ``tmp_fd``: the caller
-    must not close it. Where the lock file exists (a rerun, a lost race) or the filesystem has no
-    hard links, this is :func:`try_acquire` and ``tmp_fd`` stays the caller's.
-
-    Returns None if another holder has the lock.
-    """
-    try:
-        os.link(tmp_path, path)
-    except FileExistsError:
-        return try_acquire(path)
-    except OSError as e:
-        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV):
-            raise
-        return try_acquire(path)
-    return StepLock(tmp_fd, os.getpid())
 
 
 def remember(path: str | os.PathLike[str], lock: StepLock) -> None:
