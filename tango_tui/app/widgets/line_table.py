@@ -1,13 +1,11 @@
 """A table of one-line rows drawn with Textual's Line API: cheap to update, whatever its length.
 
-Textual's DataTable renders every visible cell again after any change to the table (its render
-caches are keyed by a counter that every insertion bumps), and sizes rows through dictionaries of
-row objects: on the runs view a new run cost a 60-80 ms repaint of the screen, on 50 rows as on
-10,000. :class:`LineTable` keeps only a list of row keys in screen order and a key -> index map;
-it draws only the lines on screen, caches each row's drawn line by key (so rows that merely move,
-when a run is inserted above them, are not drawn again) and drops the cache of a row only when
-that row changes. Column widths are fixed (fitted to the terminal by
-:func:`~.fast_table.fit_columns`), so no row is ever measured.
+Textual's DataTable draws every visible cell again after any change (its render caches are keyed
+by a counter each insertion bumps): a new run cost the runs view a 60-80 ms repaint. A
+:class:`LineTable` keeps a list of row keys in screen order and a key -> index map, draws only
+the lines on screen, caches each row's drawn line by key (rows that merely move are not drawn
+again) and drops a row's line only when that row changes. Column widths are fixed (fitted to
+the terminal by :func:`~.fast_table.fit_columns`), so no row is ever measured.
 
 Subclasses list their columns in ``COLUMNS`` and implement :meth:`cells_of`.
 """
@@ -18,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -134,6 +133,7 @@ class LineTable(ScrollView, can_focus=True):
         self._cursor_key: str | None = None
         self._lines: LRUCache[str, Strip] = LRUCache(LINE_CACHE_SIZE)
         self._header: Strip | None = None
+        self._styles: dict[tuple[str, bool, str], Style] = {}
 
     # ----- what subclasses provide ------------------------------------------------------
     def cells_of(self, key: str) -> dict[str, Text]:
@@ -321,11 +321,21 @@ class LineTable(ScrollView, can_focus=True):
         self._apply_layout(event.size.width)
         self._scroll_to_cursor()
 
-    def on_focus(self) -> None:
-        self.refresh()
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
 
-    def on_blur(self) -> None:
-        self.refresh()
+    def _style(self, part: str) -> Style:
+        """The style of ``part`` ("" or a component class) over the table's, kept: ``rich_style``
+        is worked out from the CSS on each read (a third of the time of drawing a line)."""
+        key = (part, self.has_focus, self.app.theme)
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style
+            if part:
+                style += self.get_component_rich_style(part)
+            self._styles[key] = style
+        return style
 
     # ----- drawing ------------------------------------------------------------------------
     def _draw(self, cells: dict[str, Text]) -> Strip:
@@ -341,11 +351,11 @@ class LineTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x, scroll_y = int(self.scroll_x), int(self.scroll_y)
-        base = self.rich_style
+        base = self._style("")
         if y == 0:
             if self._header is None:
                 self._header = self._draw({str(k.value): c.label for k, c in self.columns.items()})
-            style = base + self.get_component_rich_style("line-table--header")
+            style = self._style("line-table--header")
             return self._header.apply_style(style).crop_extend(scroll_x, scroll_x + width, style)
         index = scroll_y + y - 1
         if index >= len(self._keys):
@@ -358,9 +368,8 @@ class LineTable(ScrollView, can_focus=True):
         if index == self._cursor:
             post = self.get_component_rich_style("line-table--cursor")
             strip = Strip(Segment.apply_style(strip, base, post), strip.cell_length)
-            return strip.crop_extend(scroll_x, scroll_x + width, base + post)
-        row = "line-table--even-row" if index % 2 == 0 else "line-table--odd-row"
-        style = base + self.get_component_rich_style(row)
+            return strip.crop_extend(scroll_x, scroll_x + width, self._style("line-table--cursor"))
+        style = self._style("line-table--even-row" if index % 2 == 0 else "line-table--odd-row")
         return strip.apply_style(style).crop_extend(scroll_x, scroll_x + width, base)
 
     def _row_at(self, event: events.MouseEvent) -> int | None:
