@@ -14,12 +14,12 @@ time, the boot id) and holds an ``flock`` on ``cache/<uid>/lock``. A reader deci
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import functools
 import os
 import socket
 from pathlib import Path
+
+import portalocker
 
 from ._model import Owner
 
@@ -88,12 +88,12 @@ def lock_is_held(lock_path: str | os.PathLike[str]) -> bool | None:
         return None
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return True
+            portalocker.lock(fd, portalocker.LockFlags.SHARED | portalocker.LockFlags.NON_BLOCKING)
+        except portalocker.AlreadyLocked:
+            return True
+        except (OSError, portalocker.LockException):
             return None
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        portalocker.unlock(fd)
         return False
     finally:
         os.close(fd)
