@@ -357,14 +357,14 @@ def _fd_capture(path: str | os.PathLike[str], level: int) -> Iterator[None]:
                     os.close(fds.pop())
 
             interrupted = _uninterrupted(undo)
+            if detached:  # also when the step raised: to the run's log (out.log), not the step's
+                logger.warning(
+                    "processes started by the step logged in %s still hold its stdout/stderr "
+                    "open; their further output is not in that log",
+                    path,
+                )
             if interrupted is not None:
                 raise interrupted
-    if detached:
-        logger.warning(
-            "processes started by the step logged in %s still hold its stdout/stderr "
-            "open; their further output is not in that log",
-            path,
-        )
 
 
 @contextlib.contextmanager
