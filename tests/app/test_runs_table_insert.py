@@ -158,3 +158,21 @@ async def test_keys_and_wheel_move_through_a_long_list_and_draw_what_they_reach(
         top = int(table.scroll_y)
         assert top > 0 and table.key_at(top) in table.render_line(1).text
         assert "Run" in table.render_line(0).text  # the header stays on top
+
+
+async def test_the_row_under_the_pointer_is_highlighted_until_a_key_moves_the_cursor() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        table.focus()
+        await _filled(pilot, table, _newest_first([_row(i) for i in range(20)]))
+
+        def background(y: int) -> object:
+            return next(iter(table.render_line(y))).style.bgcolor  # type: ignore[union-attr]
+
+        plain = background(3)  # row 2: even, not the cursor
+        await pilot.hover(RunsTable, offset=(3, 3))
+        assert table.hover_row == 2
+        assert background(3) != plain and background(5) == plain  # row 4 is even too
+        await pilot.press("down")
+        assert table.hover_row is None and background(3) == plain

@@ -23,10 +23,10 @@ from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets.data_table import Column, ColumnKey
 
+from ._table_mouse import TableMouse
 from .fast_table import CELL_PADDING, SCROLLBAR, Col, cut, fit_columns
 
 LINE_CACHE_SIZE = 2000
@@ -47,7 +47,7 @@ class TableMessage(Message):
         return self.table
 
 
-class LineTable(ScrollView, can_focus=True):
+class LineTable(TableMouse, can_focus=True):
     """A header line and one line per row, in fixed-width columns, with a row cursor.
 
     Rows are identified by string keys. The cursor follows its row's key when rows are added,
@@ -59,7 +59,7 @@ class LineTable(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         *("line-table--header", "line-table--cursor"),
-        *("line-table--even-row", "line-table--odd-row"),
+        *("line-table--even-row", "line-table--odd-row", "line-table--hover"),
     }
 
     # The same looks as Textual's DataTable, so the views keep their appearance.
@@ -82,6 +82,7 @@ class LineTable(ScrollView, can_focus=True):
         & > .line-table--header { text-style: bold; background: $panel; color: $foreground; }
         &:ansi > .line-table--header { background: ansi_bright_blue; color: ansi_default; }
         & > .line-table--even-row { background: $surface-lighten-1 50%; }
+        & > .line-table--hover { background: $block-hover-background; }
         & > .line-table--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -225,6 +226,7 @@ class LineTable(ScrollView, can_focus=True):
 
     def move_cursor(self, *, row: int, animate: bool = False) -> None:
         """Put the cursor on row ``row`` (clamped) and scroll it into view."""
+        self.set_hover(None)
         if not self._keys:
             return
         old = self._cursor
@@ -370,38 +372,24 @@ class LineTable(ScrollView, can_focus=True):
             strip = Strip(Segment.apply_style(strip, base, post), strip.cell_length)
             return strip.crop_extend(scroll_x, scroll_x + width, self._style("line-table--cursor"))
         style = self._style("line-table--even-row" if index % 2 == 0 else "line-table--odd-row")
+        if index == self.hover_row:
+            style += self.get_component_rich_style("line-table--hover")
         return strip.apply_style(style).crop_extend(scroll_x, scroll_x + width, base)
 
-    def _row_at(self, event: events.MouseEvent) -> int | None:
-        """The row index under the pointer (-1: the header), or None (outside the rows)."""
-        offset = event.get_content_offset(self)
-        if offset is None:
-            return None
-        if offset.y == 0:
-            return -1
-        index = int(self.scroll_y) + offset.y - 1
-        return index if index < len(self._keys) else None
+    # ----- the pointer (see TableMouse) -------------------------------------------------
+    def _row_total(self) -> int:
+        return len(self._keys)
 
-    def _column_at(self, x: int) -> str | None:
-        left = 0
-        for key, _, width in self.layout_cols:
-            left += width + CELL_PADDING
-            if x < left:
-                return key
-        return None
-
-    async def _on_click(self, event: events.Click) -> None:
-        index = self._row_at(event)
-        if index is None:
-            return
-        event.stop()
-        if index == -1:
-            offset = event.get_content_offset(self)
-            column = self._column_at(int(self.scroll_x) + (offset.x if offset else 0))
-            if column is not None:
-                self.post_message(self.HeaderSelected(self, column))
-            return
+    def _row_clicked(self, index: int) -> None:
         if index == self._cursor:
             self.action_select_cursor()
         else:
             self.move_cursor(row=index)
+
+    def _header_clicked(self, x: int) -> None:
+        left = 0
+        for key, _, width in self.layout_cols:
+            left += width + CELL_PADDING
+            if x < left:
+                self.post_message(self.HeaderSelected(self, key))
+                return
