@@ -123,11 +123,6 @@ class RunsTable(LineTable):
         """The name of the run under the cursor."""
         return self.cursor_key
 
-    @property
-    def adding(self) -> bool:
-        """Whether rows are still being added (never: a list goes in at once)."""
-        return False
-
     def set_rows(self, rows: list[Any], changed: set[str] | None = None) -> None:
         """Show ``rows`` (all runs), drawing again only the rows that differ from what is shown.
 
