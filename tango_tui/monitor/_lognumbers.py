@@ -7,7 +7,10 @@ Kept apart from ``logfile.py`` so each stays short; :class:`LineNumbers` is a ba
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from . import _logread
@@ -37,6 +40,28 @@ class LineNumbers:
     _count: LineCount
     _sample: tuple[int, int]
 
+    @contextlib.contextmanager
+    def _borrowed(self) -> Iterator[tuple[int, int, int]]:
+        """A duplicate of the open descriptor, with the size and generation it goes with.
+
+        For reads that may run in another thread (counts, searches, moves): if the pane closes
+        the file meanwhile, its descriptor number can be reused at once by any ``open`` in the
+        process, and a reader holding the bare number would read that other file. The duplicate
+        keeps the original open file alive until the reader is done with it.
+
+        Raises:
+            RuntimeError: The file is not open.
+        """
+        with self._lock:
+            if self._fd is None:
+                raise RuntimeError("LogFile is not open")
+            fd = os.dup(self._fd)
+            size, generation = self._size, self._generation
+        try:
+            yield fd, size, generation
+        finally:
+            os.close(fd)
+
     def scan(self, *, cancel: Any = None, max_bytes: int | None = None) -> bool:
         """Advance the background line count; call it from a worker thread.
 
@@ -52,14 +77,19 @@ class LineNumbers:
             with self._lock:
                 if self._fd is None:
                     return False
-                fd, size, generation = self._fd, self._size, self._generation
+                size, generation = self._size, self._generation
                 cursor = self._count.cursor
             if cursor >= size:
                 return True
             if (max_bytes is not None and done >= max_bytes) or is_cancelled(cancel):
                 return False
             try:
-                data = read(fd, cursor, min(size, cursor + SCAN_CHUNK))
+                with self._borrowed() as (fd, _size, borrowed_generation):
+                    if borrowed_generation != generation:
+                        continue  # replaced between the two looks: start on the new file
+                    data = read(fd, cursor, min(size, cursor + SCAN_CHUNK))
+            except RuntimeError:
+                return False  # closed meanwhile
             except OSError:
                 if generation != self._generation:
                     continue  # the file was replaced under us; start on the new one
@@ -114,7 +144,8 @@ class LineNumbers:
             if fd is None or offset > count.cursor or offset < 0:
                 return None
             index, pos = count.checkpoint_before(offset)
-        return index + 1 + _count_newlines(fd, pos, offset)
+        with self._borrowed() as (fd, _size, _generation):
+            return index + 1 + _count_newlines(fd, pos, offset)
 
     def offset_of_line(self, number: int) -> int | None:
         """Offset of 1-based line ``number`` (clamped to 1), if the count has got that far."""
@@ -127,7 +158,8 @@ class LineNumbers:
         if index_pos is None:
             return None
         at, pos = index_pos
-        return _logread.skip_lines(fd, pos, index - at, size)
+        with self._borrowed() as (fd, _size, _generation):
+            return _logread.skip_lines(fd, pos, index - at, size)
 
     def skip(self, offset: int, k: int, *, cancel: Any = None) -> int | None:
         """Start of the line ``k`` lines after (``k < 0``: before) the line starting at
@@ -135,10 +167,10 @@ class LineNumbers:
 
         Reads the bytes in between (1 MiB at a time); None if ``cancel`` said stop.
         """
-        with self._lock:
-            if self._fd is None:
-                raise RuntimeError("LogFile is not open")
-            fd, size = self._fd, self._size
+        with self._borrowed() as (fd, size, _generation):
+            return self._skip(fd, size, offset, k, cancel)
+
+    def _skip(self, fd: int, size: int, offset: int, k: int, cancel: Any) -> int | None:
         pos = max(0, min(offset, size))
         if k == 0:
             return pos

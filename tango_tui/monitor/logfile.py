@@ -225,12 +225,12 @@ class LogFile(LineNumbers):
             re.error: ``pattern`` is not a valid regular expression.
         """
         compiled = compile_pattern(pattern, regex=regex, case_sensitive=case_sensitive)
-        fd, size = self._snapshot()
-        start = max(0, start_offset)
-        found = find_line(fd, size, compiled, start, backwards=backwards, cancel=cancel)
-        if found is None:
-            return None
-        lines = _logread.lines_after(fd, found, 1, size)
+        with self._borrowed() as (fd, size, _generation):  # searches run in worker threads
+            start = max(0, start_offset)
+            found = find_line(fd, size, compiled, start, backwards=backwards, cancel=cancel)
+            if found is None:
+                return None
+            lines = _logread.lines_after(fd, found, 1, size)
         return lines[0] if lines else None
 
     def count_matches(
@@ -251,10 +251,10 @@ class LogFile(LineNumbers):
             The offset covered up to: :attr:`size` (as it was) once every line was looked at.
         """
         compiled = compile_pattern(pattern, regex=regex, case_sensitive=case_sensitive)
-        fd, size = self._snapshot()
-        return count_lines(
-            fd, size, compiled, max(0, start), limit=limit, found=found, cancel=cancel
-        )
+        with self._borrowed() as (fd, size, _generation):  # counts run in worker threads
+            return count_lines(
+                fd, size, compiled, max(0, start), limit=limit, found=found, cancel=cancel
+            )
 
     # -- following -------------------------------------------------------------------------
 
