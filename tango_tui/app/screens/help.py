@@ -27,6 +27,7 @@ def _groups() -> list[tuple[str, list[type]]]:
     from ..widgets.fast_table import FixedWidthTable
     from ..widgets.filter_bar import FilterBar
     from ..widgets.log_lines import LogLines
+    from ..widgets.line_table import LineTable
     from ..widgets.log_view import LogView
     from ..widgets.runs_table import RunsTable
     from ..widgets.steps_table import StepsTable
@@ -36,7 +37,7 @@ def _groups() -> list[tuple[str, list[type]]]:
     from .step import DepsList, StepScreen
 
     return [
-        ("Runs", [RunsScreen, RunsTable, FixedWidthTable, FilterBar]),
+        ("Runs", [RunsScreen, RunsTable, LineTable, FilterBar]),
         ("Run", [RunScreen, StepsTable, FixedWidthTable, DepTree]),
         ("Step", [StepScreen, DepsList]),
         ("Log pane", [LogView, LogLines, LogScreen]),
