@@ -80,7 +80,10 @@ async def test_one_new_line_and_the_reread_notice_clears(workspace: Path, tmp_pa
         assert not lines.follow
         write(log, ["one more"])
         await wait_for(pilot, lambda: lines.new_lines == 1, what="one new line")
-        assert "1 new line " in status_lines(app)[0] + " "
+        # The status line is redrawn by a message handled after the count changes: wait for it.
+        await wait_for(
+            pilot, lambda: "1 new line " in status_lines(app)[0] + " ", what="status says it"
+        )
         assert "1 new lines" not in status_lines(app)[0]
 
 
