@@ -57,34 +57,58 @@ def reference_python(name: str) -> Path | None:
     print(f"[bench] installing reference {name} into {venv} ...", flush=True)
     try:
         if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True,
-                           capture_output=True, text=True)
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(venv)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
         last_error = ""
         for requirement in requirements:
             proc = subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                 requirement],
-                capture_output=True, text=True, check=False,
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    requirement,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if proc.returncode == 0:
                 break
             last_error = proc.stderr.strip().splitlines()[-1:] or [""]
         else:
-            print(f"[bench] could not install {name} ({last_error}): reporting our side only",
-                  flush=True)
+            print(
+                f"[bench] could not install {name} ({last_error}): reporting our side only",
+                flush=True,
+            )
             return None
-        subprocess.run([str(python), "-c", f"import {module}"], check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            [str(python), "-c", f"import {module}"], check=True, capture_output=True, text=True
+        )
     except (OSError, subprocess.CalledProcessError) as e:
-        print(f"[bench] could not set up {name} in {venv}: {e}: reporting our side only",
-              flush=True)
+        print(
+            f"[bench] could not set up {name} in {venv}: {e}: reporting our side only", flush=True
+        )
         return None
     ok_marker.write_text(requirement + "\n")
     return python
 
 
-def run_worker(python: Path, script: str, args: dict[str, Any], *, timeout: float = 900,
-               env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
+def run_worker(
+    python: Path,
+    script: str,
+    args: dict[str, Any],
+    *,
+    timeout: float = 900,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> dict[str, Any]:
     """Run ``workers/<script>`` with ``python`` in a fresh process; return its JSON answer.
 
     The answer gets ``_wall_s``: the whole subprocess's wall time (interpreter start to exit).
@@ -100,15 +124,22 @@ def run_worker(python: Path, script: str, args: dict[str, Any], *, timeout: floa
     if env:
         full_env.update(env)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env,
-                          check=False,
-                          cwd=str(cwd or tempfile.gettempdir()))
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        check=False,
+        cwd=str(cwd or tempfile.gettempdir()),
+    )
     wall = time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise WorkerError(f"{script} {args.get('op', '')} with {python} exited "
-                          f"{proc.returncode}:\n{tail}")
+        raise WorkerError(
+            f"{script} {args.get('op', '')} with {python} exited {proc.returncode}:\n{tail}"
+        )
     answer = json.loads(lines[-1])
     answer["_wall_s"] = wall
     return answer
@@ -180,8 +211,9 @@ def table(rows: list[Row], *, markdown: bool = False) -> str:
     head = ["operation", "ours", "reference", "ratio", "target", "met?"]
     body = []
     for r in rows:
-        ratio = "-" if r.ratio is None else (
-            f"{r.ratio:.1f}x" if r.ratio >= 1 else f"{r.ratio:.2g}x")
+        ratio = (
+            "-" if r.ratio is None else (f"{r.ratio:.1f}x" if r.ratio >= 1 else f"{r.ratio:.2g}x")
+        )
         met = {True: "yes", False: "NO", None: "-"}[r.met if r.ours is not None else None]
         ref = fmt(r.theirs, r.unit)
         if r.theirs is not None and r.reference:
@@ -192,8 +224,7 @@ def table(rows: list[Row], *, markdown: bool = False) -> str:
         lines += ["| " + " | ".join(cells) + " |" for cells in body]
         return "\n".join(lines)
     widths = [max(len(str(c[i])) for c in [head, *body]) for i in range(len(head))]
-    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)),
-           "  ".join("-" * w for w in widths)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in body]
     return "\n".join(out)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-LINE = ("2026-11-29 07:{m:02d}:{s:02d},{ms:03d} INFO  seq={seq:08d} train.loop epoch={e} "
-        "batch={b:05d} loss={loss:.6f} lr=3.0e-04 grad_norm={g:.3f} tokens/s={t:5d} ok\n")
+LINE = (
+    "2026-11-29 07:{m:02d}:{s:02d},{ms:03d} INFO  seq={seq:08d} train.loop epoch={e} "
+    "batch={b:05d} loss={loss:.6f} lr=3.0e-04 grad_norm={g:.3f} tokens/s={t:5d} ok\n"
+)
 """About 147 bytes, like the issue's 1 GB / 7.3 M-line reference log."""
 
 LAST = "2026-11-29 08:00:00,000 INFO  LAST-LINE-OF-THE-LOG {marker} the end of the big log\n"
@@ -19,8 +21,17 @@ def make_big_log(path: Path, size: int, marker: str) -> int:
     not matter to a viewer that indexes line breaks; the size and the line length do).
     """
     block_lines = [
-        LINE.format(m=i // 600 % 60, s=i // 10 % 60, ms=i % 1000, seq=i, e=i // 1000,
-                    b=i % 100_000, loss=1 / (i + 1), g=(i % 97) / 10, t=10_000 + i % 50_000)
+        LINE.format(
+            m=i // 600 % 60,
+            s=i // 10 % 60,
+            ms=i % 1000,
+            seq=i,
+            e=i // 1000,
+            b=i % 100_000,
+            loss=1 / (i + 1),
+            g=(i % 97) / 10,
+            t=10_000 + i % 50_000,
+        )
         for i in range(10_000)
     ]
     block = "".join(block_lines).encode()

@@ -31,8 +31,15 @@ def have_tmux() -> bool:
 class TmuxApp:
     """One app in one tmux session of ``width`` x ``height`` cells."""
 
-    def __init__(self, argv: list[str], *, width: int = 160, height: int = 45,
-                 env: dict[str, str] | None = None, cwd: Path | None = None):
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        width: int = 160,
+        height: int = 45,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ):
         self.name = f"b{time.monotonic_ns()}"
         self.argv = argv
         self.width, self.height = width, height
@@ -42,8 +49,9 @@ class TmuxApp:
         self.started: float = 0.0
 
     def _tmux(self, *args: str, check: bool = True) -> str:
-        proc = subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True,
-                              check=check)
+        proc = subprocess.run(
+            ["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=check
+        )
         return proc.stdout
 
     def start(self) -> float:
@@ -51,21 +59,31 @@ class TmuxApp:
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
         cd = f"cd {shlex.quote(str(self.cwd))} && " if self.cwd else ""
         # exec: the pane's process is the app itself, so /proc/<pane_pid> measures the app.
-        command = f"{cd}exec env TERM=xterm-256color COLORTERM=truecolor {exports} " + \
-            " ".join(shlex.quote(a) for a in self.argv)
+        command = f"{cd}exec env TERM=xterm-256color COLORTERM=truecolor {exports} " + " ".join(
+            shlex.quote(a) for a in self.argv
+        )
         self.started = time.monotonic()
-        self._tmux("new-session", "-d", "-s", self.name, "-x", str(self.width),
-                   "-y", str(self.height), command)
-        self.pid = int(self._tmux("display-message", "-p", "-t", self.name,
-                                  "#{pane_pid}").strip())
+        self._tmux(
+            "new-session",
+            "-d",
+            "-s",
+            self.name,
+            "-x",
+            str(self.width),
+            "-y",
+            str(self.height),
+            command,
+        )
+        self.pid = int(self._tmux("display-message", "-p", "-t", self.name, "#{pane_pid}").strip())
         return self.started
 
     def capture(self) -> str:
         """The text currently on the pane."""
         return self._tmux("capture-pane", "-p", "-t", self.name, check=False)
 
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float,
-                 every: float = 0.005) -> float | None:
+    def wait_for(
+        self, predicate: Callable[[str], bool], timeout: float, every: float = 0.005
+    ) -> float | None:
         """Poll the pane until ``predicate(text)``; return the monotonic time, or None."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -30,28 +30,48 @@ from ._harness import OURS_PYTHON, WORKERS, Row, WorkerError, median, percentile
 from ._logdata import make_big_log
 
 SIZES = {
-    "full": {"big_log": 1 << 30, "open_reps": 3, "follow_s": 10.0, "follow_rate": 10_000,
-             "latency_samples": 30, "idle_s": 20.0, "paint_reps": 3, "bg_runs": 50,
-             "paint_runs": 10_000},
-    "quick": {"big_log": 100 << 20, "open_reps": 1, "follow_s": 2.0, "follow_rate": 10_000,
-              "latency_samples": 4, "idle_s": 2.0, "paint_reps": 1, "bg_runs": 10,
-              "paint_runs": 300},
+    "full": {
+        "big_log": 1 << 30,
+        "open_reps": 3,
+        "follow_s": 10.0,
+        "follow_rate": 10_000,
+        "latency_samples": 30,
+        "idle_s": 20.0,
+        "paint_reps": 3,
+        "bg_runs": 50,
+        "paint_runs": 10_000,
+    },
+    "quick": {
+        "big_log": 100 << 20,
+        "open_reps": 1,
+        "follow_s": 2.0,
+        "follow_rate": 10_000,
+        "latency_samples": 4,
+        "idle_s": 2.0,
+        "paint_reps": 1,
+        "bg_runs": 10,
+        "paint_runs": 300,
+    },
 }
 
 SEQ = re.compile(r"seq=(\d{8}) t=(\d+\.\d+)")
 
 
 def _ours_log_argv(ws: Path, log: Path) -> list[str]:
-    return [str(OURS_PYTHON), str(WORKERS / "app_ours.py"), json.dumps({"ws": str(ws),
-                                                                         "log": str(log)})]
+    return [
+        str(OURS_PYTHON),
+        str(WORKERS / "app_ours.py"),
+        json.dumps({"ws": str(ws), "log": str(log)}),
+    ]
 
 
 def _toolong_argv(python: Path, log: Path) -> list[str]:
     return [str(python.parent / "tl"), str(log)]
 
 
-def _open_log(argv: list[str], marker: str, timeout: float,
-              also: str = "") -> dict[str, Any] | None:
+def _open_log(
+    argv: list[str], marker: str, timeout: float, also: str = ""
+) -> dict[str, Any] | None:
     """Launch; time until ``marker`` (and ``also``) are on screen; peak and anonymous RSS."""
     app = _tmux.TmuxApp(argv, env={"PYTHONPATH": str(WORKERS)})
     peak_anon = 0.0
@@ -76,8 +96,11 @@ def _open_log(argv: list[str], marker: str, timeout: float,
             seen("")
             time.sleep(0.05)
         mem = app.memory_mb()
-        return {"shown_s": t - t0, "peak_rss_mb": mem["VmHWM"],
-                "anon_mb": max(peak_anon, mem["RssAnon"])}
+        return {
+            "shown_s": t - t0,
+            "peak_rss_mb": mem["VmHWM"],
+            "anon_mb": max(peak_anon, mem["RssAnon"]),
+        }
     finally:
         app.stop()
 
@@ -92,8 +115,11 @@ def _follow(argv: list[str], log: Path, rate: int, seconds: float) -> dict[str, 
             return None
         time.sleep(1.0)  # settle: start-up work is not part of following
         cpu0, t0 = app.cpu_seconds(), time.monotonic()
-        writer = subprocess.Popen([sys.executable, str(WORKERS / "log_appender.py"), str(log),
-                                   str(rate), str(seconds)], stdout=subprocess.PIPE, text=True)
+        writer = subprocess.Popen(
+            [sys.executable, str(WORKERS / "log_appender.py"), str(log), str(rate), str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         lags: list[float] = []
         never = 0
         while writer.poll() is None:
@@ -108,9 +134,15 @@ def _follow(argv: list[str], log: Path, rate: int, seconds: float) -> dict[str, 
             time.sleep(0.05)
         cpu1, t1 = app.cpu_seconds(), time.monotonic()
         wrote = json.loads(writer.stdout.read().strip().splitlines()[-1])
-        return {"lag_p50": percentile(lags, 50), "lag_p95": percentile(lags, 95),
-                "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "rate": wrote["rate"],
-                "samples": len(lags), "no_line_samples": never, "lags": lags}
+        return {
+            "lag_p50": percentile(lags, 50),
+            "lag_p95": percentile(lags, 95),
+            "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0),
+            "rate": wrote["rate"],
+            "samples": len(lags),
+            "no_line_samples": never,
+            "lags": lags,
+        }
     finally:
         app.stop()
 
@@ -131,8 +163,7 @@ def _less_open(log: Path, marker: str) -> float | None:
         app.stop()
 
 
-def run(size: str, work: Path, toolong_python: Path | None,
-        shared: dict[str, Any]) -> list[Row]:
+def run(size: str, work: Path, toolong_python: Path | None, shared: dict[str, Any]) -> list[Row]:
     """Run the dashboard benchmarks; return the table rows."""
     cfg = SIZES[size]
     rows: list[Row] = []
@@ -158,30 +189,42 @@ def _latency(cfg: dict[str, Any], work: Path, say) -> list[Row]:
         say(f"change -> screen latency, {label} ({cfg['latency_samples']} samples per kind)")
         ws = work / f"latency-{'inotify' if poll is None else 'poll'}"
         try:
-            a = run_worker(OURS_PYTHON, "latency_ours.py",
-                           {"ws": str(ws), "poll": poll, "samples": cfg["latency_samples"],
-                            "bg_runs": cfg["bg_runs"]}, timeout=600)
+            a = run_worker(
+                OURS_PYTHON,
+                "latency_ours.py",
+                {
+                    "ws": str(ws),
+                    "poll": poll,
+                    "samples": cfg["latency_samples"],
+                    "bg_runs": cfg["bg_runs"],
+                },
+                timeout=600,
+            )
         except WorkerError as e:
             print(f"[bench] latency {label}: {e}", flush=True)
             continue
         if a["missed"]:
             print(f"[bench] latency {label}: {a['missed']} changes never showed within 5 s")
-        for key, what in (("new_run", "new run -> runs table"),
-                          ("state", "step state -> run view"),
-                          ("log_line", "appended line -> log view")):
+        for key, what in (
+            ("new_run", "new run -> runs table"),
+            ("state", "step state -> run view"),
+            ("log_line", "appended line -> log view"),
+        ):
             v = a[key]
             inotify = poll is None
             for q in (50, 95):
-                r = Row("dashboard", f"{what}, {label}, p{q}", "s", percentile(v, q),
-                        samples_ours=v)
+                r = Row(
+                    "dashboard", f"{what}, {label}, p{q}", "s", percentile(v, q), samples_ours=v
+                )
                 if q == 95 and inotify:
                     r.target, r.met = "p95 < 250 ms", (r.ours is not None and r.ours < 0.25)
                 rows.append(r)
     return rows
 
 
-def _logs(cfg: dict[str, Any], work: Path, toolong: Path | None, say,
-          shared: dict[str, Any]) -> list[Row]:
+def _logs(
+    cfg: dict[str, Any], work: Path, toolong: Path | None, say, shared: dict[str, Any]
+) -> list[Row]:
     rows: list[Row] = []
     big = work / "big.log"
     tiny = work / "tiny.log"
@@ -203,7 +246,7 @@ def _logs(cfg: dict[str, Any], work: Path, toolong: Path | None, say,
         say(f"{name}: warm-up launch")
         _open_log(argv(tiny), f"TINY-{marker}", 60)
     for rep in range(cfg["open_reps"]):
-        for name, argv in (sides if rep % 2 == 0 else list(reversed(sides))):
+        for name, argv in sides if rep % 2 == 0 else list(reversed(sides)):
             say(f"{name}: open the {gb} log (rep {rep + 1})")
             # "Last line on screen" = the last line and the screenful above it (the 10th line
             # from the end), so a first frame showing the last line alone does not count.
@@ -216,8 +259,13 @@ def _logs(cfg: dict[str, Any], work: Path, toolong: Path | None, say,
                     continue
                 for k, v in r.items():
                     res[name].setdefault(f"{kind}_{k}", []).append(v)
-    less = [v for v in (_less_open(big, f"LAST-LINE-OF-THE-LOG {marker}")
-                        for _ in range(cfg["open_reps"])) if v is not None]
+    less = [
+        v
+        for v in (
+            _less_open(big, f"LAST-LINE-OF-THE-LOG {marker}") for _ in range(cfg["open_reps"])
+        )
+        if v is not None
+    ]
 
     def med(name: str, key: str) -> float | None:
         return median(res.get(name, {}).get(key, []))
@@ -229,23 +277,69 @@ def _logs(cfg: dict[str, Any], work: Path, toolong: Path | None, say,
 
     ref = "toolong 1.5"
     shared["startup_s"] = med("ours", "tiny_shown_s")
-    rows.append(Row("dashboard", "start-up: a 1-line log on screen (from launch)", "s",
-                    med("ours", "tiny_shown_s"), med("toolong", "tiny_shown_s"), ref))
-    rows.append(Row("dashboard", f"{gb} log: last line on screen, from launch", "s",
-                    med("ours", "big_shown_s"), med("toolong", "big_shown_s"), ref,
-                    samples_ours=res["ours"].get("big_shown_s", []),
-                    samples_theirs=res.get("toolong", {}).get("big_shown_s", [])))
-    r = Row("dashboard", "  same, beyond the app's own start-up", "s",
-            median(beyond("ours")), median(beyond("toolong")), ref, "< 0.3 s")
+    rows.append(
+        Row(
+            "dashboard",
+            "start-up: a 1-line log on screen (from launch)",
+            "s",
+            med("ours", "tiny_shown_s"),
+            med("toolong", "tiny_shown_s"),
+            ref,
+        )
+    )
+    rows.append(
+        Row(
+            "dashboard",
+            f"{gb} log: last line on screen, from launch",
+            "s",
+            med("ours", "big_shown_s"),
+            med("toolong", "big_shown_s"),
+            ref,
+            samples_ours=res["ours"].get("big_shown_s", []),
+            samples_theirs=res.get("toolong", {}).get("big_shown_s", []),
+        )
+    )
+    r = Row(
+        "dashboard",
+        "  same, beyond the app's own start-up",
+        "s",
+        median(beyond("ours")),
+        median(beyond("toolong")),
+        ref,
+        "< 0.3 s",
+    )
     r.met = r.ours is not None and r.ours < 0.3
     rows.append(r)
     if less:
-        rows.append(Row("dashboard", "  same, from launch, vs less +G", "s",
-                        med("ours", "big_shown_s"), median(less), "less +G"))
-    rows.append(Row("dashboard", f"{gb} log: peak RSS (VmHWM)", "MB",
-                    med("ours", "big_peak_rss_mb"), med("toolong", "big_peak_rss_mb"), ref))
-    r = Row("dashboard", f"{gb} log: anonymous RSS (peak sampled)", "MB",
-            med("ours", "big_anon_mb"), med("toolong", "big_anon_mb"), ref, "< 100 MB")
+        rows.append(
+            Row(
+                "dashboard",
+                "  same, from launch, vs less +G",
+                "s",
+                med("ours", "big_shown_s"),
+                median(less),
+                "less +G",
+            )
+        )
+    rows.append(
+        Row(
+            "dashboard",
+            f"{gb} log: peak RSS (VmHWM)",
+            "MB",
+            med("ours", "big_peak_rss_mb"),
+            med("toolong", "big_peak_rss_mb"),
+            ref,
+        )
+    )
+    r = Row(
+        "dashboard",
+        f"{gb} log: anonymous RSS (peak sampled)",
+        "MB",
+        med("ours", "big_anon_mb"),
+        med("toolong", "big_anon_mb"),
+        ref,
+        "< 100 MB",
+    )
     r.met = r.ours is not None and r.ours < 100
     rows.append(r)
 
@@ -257,18 +351,34 @@ def _logs(cfg: dict[str, Any], work: Path, toolong: Path | None, say,
         r2 = _follow(argv(log), log, cfg["follow_rate"], cfg["follow_s"])
         if r2 is not None:
             fol[name] = r2
-            say(f"{name}: lag p50 {r2['lag_p50']} p95 {r2['lag_p95']} cpu {r2['cpu_pct']:.0f}% "
-                f"(writer achieved {r2['rate']:.0f} lines/s, {r2['samples']} samples)")
+            say(
+                f"{name}: lag p50 {r2['lag_p50']} p95 {r2['lag_p95']} cpu {r2['cpu_pct']:.0f}% "
+                f"(writer achieved {r2['rate']:.0f} lines/s, {r2['samples']} samples)"
+            )
     o, t = fol.get("ours", {}), fol.get("toolong", {})
     for q in ("p50", "p95"):
-        r = Row("dashboard", f"follow 10k lines/s: newest-line lag {q}", "s", o.get(f"lag_{q}"),
-                t.get(f"lag_{q}"), ref, samples_ours=o.get("lags", []),
-                samples_theirs=t.get("lags", []))
+        r = Row(
+            "dashboard",
+            f"follow 10k lines/s: newest-line lag {q}",
+            "s",
+            o.get(f"lag_{q}"),
+            t.get(f"lag_{q}"),
+            ref,
+            samples_ours=o.get("lags", []),
+            samples_theirs=t.get("lags", []),
+        )
         if q == "p95":
             r.target, r.met = "< 250 ms", (r.ours is not None and r.ours < 0.25)
         rows.append(r)
-    r = Row("dashboard", "follow 10k lines/s: CPU of the app (% of a core)", "%",
-            o.get("cpu_pct"), t.get("cpu_pct"), ref, "< 30 %")
+    r = Row(
+        "dashboard",
+        "follow 10k lines/s: CPU of the app (% of a core)",
+        "%",
+        o.get("cpu_pct"),
+        t.get("cpu_pct"),
+        ref,
+        "< 30 %",
+    )
     r.met = r.ours is not None and r.ours < 30
     rows.append(r)
     return rows
@@ -282,10 +392,18 @@ def _workspace_view(cfg: dict[str, Any], work: Path, shared: dict[str, Any], say
         ws = work / f"ours-ws-{n}"
         say(f"generate {n:,} runs x 10 steps for the runs view")
         try:
-            run_worker(OURS_PYTHON, "lib_ours.py", {"op": "gen", "dir": str(ws), "runs": n,
-                                                    "steps": 10,
-                                                    "uids_file": str(work / "paint-uids.json")},
-                       timeout=3600)
+            run_worker(
+                OURS_PYTHON,
+                "lib_ours.py",
+                {
+                    "op": "gen",
+                    "dir": str(ws),
+                    "runs": n,
+                    "steps": 10,
+                    "uids_file": str(work / "paint-uids.json"),
+                },
+                timeout=3600,
+            )
         except WorkerError as e:
             print(f"[bench] {e}")
             return rows
@@ -323,19 +441,43 @@ def _workspace_view(cfg: dict[str, Any], work: Path, shared: dict[str, Any], say
                 idles.append(100 * (app.cpu_seconds() - c0) / (time.monotonic() - w0))
         finally:
             app.stop()
-    r = Row("dashboard", f"first paint, {n_runs:,} runs x 10 steps (from launch)", "s",
-            median(paints), target="< 1.5 s", samples_ours=paints)
+    r = Row(
+        "dashboard",
+        f"first paint, {n_runs:,} runs x 10 steps (from launch)",
+        "s",
+        median(paints),
+        target="< 1.5 s",
+        samples_ours=paints,
+    )
     r.met = r.ours is not None and r.ours < 1.5
     rows.append(r)
     startup = shared.get("startup_s")
     if paints and startup is not None:
-        rows.append(Row("dashboard", "  same, beyond the app's own start-up (1-line log)", "s",
-                        median(paints) - startup))
-    rows.append(Row("dashboard", "  every run loaded (CPU settles under 10 %), from launch",
-                    "s", median(fills), samples_ours=fills))
-    r = Row("dashboard", f"idle CPU on {n_runs:,} runs, after it settled (% of a core)", "%",
-            median(idles),
-            target="< 2 %", samples_ours=idles)
+        rows.append(
+            Row(
+                "dashboard",
+                "  same, beyond the app's own start-up (1-line log)",
+                "s",
+                median(paints) - startup,
+            )
+        )
+    rows.append(
+        Row(
+            "dashboard",
+            "  every run loaded (CPU settles under 10 %), from launch",
+            "s",
+            median(fills),
+            samples_ours=fills,
+        )
+    )
+    r = Row(
+        "dashboard",
+        f"idle CPU on {n_runs:,} runs, after it settled (% of a core)",
+        "%",
+        median(idles),
+        target="< 2 %",
+        samples_ours=idles,
+    )
     r.met = r.ours is not None and r.ours < 2
     rows.append(r)
     return rows

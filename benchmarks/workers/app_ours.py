@@ -20,4 +20,5 @@ if args.get("log"):
     async def auto_pilot(pilot):
         await pilot.app.push_screen(LogScreen(Path(args["log"]), title=Path(args["log"]).name))
 
+
 app.run(auto_pilot=auto_pilot)

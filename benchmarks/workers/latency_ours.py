@@ -63,8 +63,12 @@ class Writer:
 
     def __init__(self):
         here = Path(__file__).parent
-        self.proc = subprocess.Popen([sys.executable, str(here / "ws_writer.py")],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(here / "ws_writer.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def send(self, **cmd) -> None:
         self.proc.stdin.write(json.dumps(cmd) + "\n")
@@ -138,8 +142,11 @@ async def run(args) -> dict:
             for k in range(args["samples"]):
                 await asyncio.sleep(0.05 + rng.random() * 0.1)
                 name = f"lat{k:03d}"
-                out["new_run"].append(await measure(app, writer, {"cmd": "register", "name": name},
-                                                    lambda t, n=name: n in t))
+                out["new_run"].append(
+                    await measure(
+                        app, writer, {"cmd": "register", "name": name}, lambda t, n=name: n in t
+                    )
+                )
             await app.push_screen(RunScreen("watched"))
             if await wait_for(app, lambda t: "wstep00" in t, timeout=30) is None:
                 raise RuntimeError("run view never showed the steps")
@@ -148,8 +155,11 @@ async def run(args) -> dict:
                 step = f"wstep{k:02d}"
                 for cmd, word in (("start", "running"), ("finish", "completed")):
                     await asyncio.sleep(0.05 + rng.random() * 0.1)
-                    out["state"].append(await measure(app, writer, {"cmd": cmd, "i": k},
-                                                      row_has(step, word), steps_table_text))
+                    out["state"].append(
+                        await measure(
+                            app, writer, {"cmd": cmd, "i": k}, row_has(step, word), steps_table_text
+                        )
+                    )
             log = ws / "runs" / "watched" / "out.log"
             await app.push_screen(LogScreen(log, title="out.log"))
             if await wait_for(app, lambda t: "run log opened" in t, timeout=30) is None:
@@ -158,9 +168,14 @@ async def run(args) -> dict:
             for k in range(args["samples"]):
                 await asyncio.sleep(0.05 + rng.random() * 0.1)
                 text = f"latency-marker-{k:04d} appended by the writer"
-                out["log_line"].append(await measure(
-                    app, writer, {"cmd": "append", "path": str(log), "text": text},
-                    lambda t, m=f"latency-marker-{k:04d}": m in t))
+                out["log_line"].append(
+                    await measure(
+                        app,
+                        writer,
+                        {"cmd": "append", "path": str(log), "text": text},
+                        lambda t, m=f"latency-marker-{k:04d}": m in t,
+                    )
+                )
             del pilot
     finally:
         writer.close()

@@ -74,8 +74,13 @@ def op_list(a):
     # Our Run.steps loads StepInfos lazily: reading every state is the fair "deep" figure.
     n_states = sum(1 for run in runs.values() for info in run.steps.values() if info.state)
     t2 = time.perf_counter()
-    return {"list_s": t1 - t0, "deep_s": t2 - t0, "n_runs": len(runs), "n_states": n_states,
-            "import_s": T_IMPORTED - T_START}
+    return {
+        "list_s": t1 - t0,
+        "deep_s": t2 - t0,
+        "n_runs": len(runs),
+        "n_states": n_states,
+        "import_s": T_IMPORTED - T_START,
+    }
 
 
 def op_step_info(a):

@@ -75,8 +75,13 @@ def op_list(a):
     # Tango loads every StepInfo eagerly, so the states cost nothing more here.
     n_states = sum(1 for run in runs.values() for info in run.steps.values() if info.state)
     t2 = time.perf_counter()
-    return {"list_s": t1 - t0, "deep_s": t2 - t0, "n_runs": len(runs), "n_states": n_states,
-            "import_s": T_IMPORTED - T_START}
+    return {
+        "list_s": t1 - t0,
+        "deep_s": t2 - t0,
+        "n_runs": len(runs),
+        "n_states": n_states,
+        "import_s": T_IMPORTED - T_START,
+    }
 
 
 def op_step_info(a):
@@ -113,8 +118,9 @@ def op_run_steps(a):
     if a["parallelism"] == 1:
         executor = Executor(workspace=ws, include_package=["tango_steps"])
     else:
-        executor = MulticoreExecutor(workspace=ws, include_package=["tango_steps"],
-                                     parallelism=a["parallelism"])
+        executor = MulticoreExecutor(
+            workspace=ws, include_package=["tango_steps"], parallelism=a["parallelism"]
+        )
     t0 = time.perf_counter()
     # As the `tango` CLI does: its subprocess steps log to the main process over a socket.
     initialize_logging(log_level="warning", enable_cli_logs=False, file_friendly_logging=True)

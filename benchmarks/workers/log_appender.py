@@ -22,8 +22,10 @@ with open(path, "a", buffering=1 << 20) as f:
             break
         lines = []
         for _ in range(per_tick):
-            lines.append(f"2026-11-29 08:00:00,000 INFO  seq={seq:08d} t={now:.6f} follow "
-                         f"epoch=9 batch={seq % 100000:05d} loss=0.123456 lr=3.0e-04 ok\n")
+            lines.append(
+                f"2026-11-29 08:00:00,000 INFO  seq={seq:08d} t={now:.6f} follow "
+                f"epoch=9 batch={seq % 100000:05d} loss=0.123456 lr=3.0e-04 ok\n"
+            )
             seq += 1
         f.write("".join(lines))
         f.flush()

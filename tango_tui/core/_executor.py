@@ -42,7 +42,9 @@ _OK_STATES = (StepState.COMPLETED, StepState.UNCACHEABLE)
 
 def _named_targets(targets: Mapping[str, Step] | Iterable[Step]) -> dict[str, Step]:
     """``{name: step}``; a step given under another name is copied with that name (never mutated)."""
-    items = list(targets.items()) if isinstance(targets, Mapping) else [(s.name, s) for s in targets]
+    items = (
+        list(targets.items()) if isinstance(targets, Mapping) else [(s.name, s) for s in targets]
+    )
     out: dict[str, Step] = {}
     for name, step in items:
         if not isinstance(step, Step):
@@ -91,7 +93,9 @@ def run_steps(
     if parallelism < 1:
         raise ValueError(f"parallelism must be at least 1, got {parallelism}")
     if parallelism > 1 and isinstance(workspace, MemoryWorkspace):
-        logger.warning("a MemoryWorkspace cannot be shared with worker processes; running steps one at a time")
+        logger.warning(
+            "a MemoryWorkspace cannot be shared with worker processes; running steps one at a time"
+        )
         parallelism = 1
     named = _named_targets(targets)
     with StopSignals() as stop:
@@ -110,8 +114,14 @@ def run_steps(
 class _Execution:
     """One execution of a registered run."""
 
-    def __init__(self, ws: Workspace, run: Run, named: dict[str, Step], parallelism: int,
-                 stop: StopSignals | None = None):
+    def __init__(
+        self,
+        ws: Workspace,
+        run: Run,
+        named: dict[str, Step],
+        parallelism: int,
+        stop: StopSignals | None = None,
+    ):
         self.ws = ws
         self.stop = stop if stop is not None else StopSignals()  # an inactive one: holds nothing
         self.run = run
@@ -122,18 +132,26 @@ class _Execution:
         for step in named.values():
             self._visit(step)
         for uid, step in self.steps.items():
-            run.plan.setdefault(uid, RunStep(
-                unique_id=uid, name=step.name, step_class_name=step.step_class_name,
-                target=uid in target_ids, dependencies=tuple(sorted(d.unique_id for d in step.dependencies)),
-                cacheable=step.cache_results,
-            ))
+            run.plan.setdefault(
+                uid,
+                RunStep(
+                    unique_id=uid,
+                    name=step.name,
+                    step_class_name=step.step_class_name,
+                    target=uid in target_ids,
+                    dependencies=tuple(sorted(d.unique_id for d in step.dependencies)),
+                    cacheable=step.cache_results,
+                ),
+            )
         self.tasks = [u for u in self.order if self.steps[u].cache_results or u in target_ids]
         task_set = set(self.tasks)
         self.task_deps: dict[str, set[str]] = {}
         for uid in self.order:  # dependencies come first, so theirs are known already
             deps: set[str] = set()
             for dep in self.steps[uid].dependencies:
-                deps |= {dep.unique_id} if dep.unique_id in task_set else self.task_deps[dep.unique_id]
+                deps |= (
+                    {dep.unique_id} if dep.unique_id in task_set else self.task_deps[dep.unique_id]
+                )
             self.task_deps[uid] = deps
         self.outcome: dict[str, str] = {}  # uid -> "ok" | "failed" | "blocked"
         self.root_failure: dict[str, str] = {}  # uid -> the failed step that blocked or was it
@@ -157,8 +175,15 @@ class _Execution:
                     stack.append((dep, False))
 
     # ----- rows -----------------------------------------------------------------------------
-    def _mark(self, uid: str, reason: StepReason, *, blocked_by: str | None = None,
-              state: StepState | None = None, error: str | None = None) -> None:
+    def _mark(
+        self,
+        uid: str,
+        reason: StepReason,
+        *,
+        blocked_by: str | None = None,
+        state: StepState | None = None,
+        error: str | None = None,
+    ) -> None:
         try:
             info = self.ws.step_info(self.steps[uid])
         except Exception as e:  # noqa: BLE001 -- a damaged record must not stop the bookkeeping
@@ -196,13 +221,21 @@ class _Execution:
     def _block(self, uid: str, root: str) -> None:
         self.outcome[uid], self.root_failure[uid] = "blocked", root
         self._mark(uid, StepReason.DEPENDENCY_FAILED, blocked_by=root, state=StepState.INCOMPLETE)
-        logger.warning("Step %r not run: it depends on step %r (%s), which failed",
-                       self.steps[uid].name, self.run.plan[root].name, root)
+        logger.warning(
+            "Step %r not run: it depends on step %r (%s), which failed",
+            self.steps[uid].name,
+            self.run.plan[root].name,
+            root,
+        )
 
     def _cached_now(self, uid: str) -> bool:
         step = self.steps[uid]
         # Only a COMPLETED record counts: a result left by a killed attempt is adopted by the runner.
-        if step.cache_results and step in self.ws.step_cache and self._state(uid) is StepState.COMPLETED:
+        if (
+            step.cache_results
+            and step in self.ws.step_cache
+            and self._state(uid) is StepState.COMPLETED
+        ):
             self.outcome[uid] = "ok"
             self._mark(uid, StepReason.CACHED)
             logger.info("Step %r: result found in the cache", step.name)
@@ -233,8 +266,13 @@ class _Execution:
     # ----- execution ------------------------------------------------------------------------
     def execute(self) -> None:
         run = self.run
-        logger.info("Run %r: %d steps (%d to consider), parallelism %d",
-                    run.name, len(self.steps), len(self.tasks), self.parallelism)
+        logger.info(
+            "Run %r: %d steps (%d to consider), parallelism %d",
+            run.name,
+            len(self.steps),
+            len(self.tasks),
+            self.parallelism,
+        )
         with self.recorder.lock:
             run.owner, run.status = current_owner(), RunStatus.RUNNING
         self.recorder.flush()
@@ -293,8 +331,11 @@ class _Execution:
         rows = list(run.plan.values())
         if interrupted:
             status = RunStatus.INCOMPLETE
-        elif any(r.state in (StepState.FAILED, StepState.CRASHED) or r.reason is StepReason.DEPENDENCY_FAILED
-               for r in rows):
+        elif any(
+            r.state in (StepState.FAILED, StepState.CRASHED)
+            or r.reason is StepReason.DEPENDENCY_FAILED
+            for r in rows
+        ):
             status = RunStatus.FAILED
         elif any(r.reason is StepReason.NOT_REACHED for r in rows):
             status = RunStatus.INCOMPLETE

@@ -251,7 +251,7 @@ class LocalReader:
         if rec.end_date is not None:
             return rec.end_date
         hit = self._plans.get(name)
-        if hit is None:
+        if hit is None or hit[0] is None:
             return None
         return datetime.fromtimestamp(hit[0][2] / 1e9, tz=UTC)
 
@@ -283,7 +283,7 @@ class LocalReader:
                 live_here = state == StepState.RUNNING  # liveness applied: not known dead
                 error = info.crashed or info.error
                 log_rel = info.log_file or log_rel
-                if reason == StepReason.PENDING and state != StepState.INCOMPLETE:
+                if reason == StepReason.PENDING:  # the record has left INCOMPLETE
                     reason = StepReason.RAN
         if state == StepState.RUNNING and status == RunStatus.CRASHED and not live_here:
             if live_elsewhere is None:

@@ -38,7 +38,7 @@ def _child(parent: Path, name: str) -> Path:
     """``parent / name`` for a plain file name: pathlib's private shortcut skips re-parsing the
     parent, a fifth of the cost of a cold 10,000-run listing's row building (public fallback)."""
     make = getattr(parent, "_make_child_relpath", None)
-    return make(name) if make is not None else parent / name  # type: ignore[no-any-return]
+    return make(name) if make is not None else parent / name
 
 
 @contextlib.contextmanager
@@ -117,7 +117,7 @@ class RunList:
         # name -> (stat of run.json, what it held)
         self._records: dict[str, tuple[StatKey, RunRecord | RecordError]] = {}
         # name -> (row, the record it was made from, whether its status depends on liveness)
-        self._rows: dict[str, tuple[RunRow | None, object, bool]] = {}
+        self._rows: dict[str, tuple[RunRow | None, RunRecord | RecordError | None, bool]] = {}
 
     # ----- reading ---------------------------------------------------------------------------
     def record(self, name: str) -> RunRecord | RecordError | None:

@@ -54,7 +54,6 @@ def own_workspace(workspace: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(workspace, tmp_path / "ws", symlinks=True))
 
 
-
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[], datetime]:
     """Replace ``utc_now`` in the library and ``now`` in the app with a clock that ticks one
@@ -80,5 +79,3 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[], datetime]:
 
     monkeypatch.setattr(fmt, "now", lambda: FROZEN + timedelta(hours=1))
     return fake_now
-
-

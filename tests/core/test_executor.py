@@ -24,7 +24,9 @@ try:
     HAVE_LOCAL = True
 except ImportError:  # CORE-B's module not there yet
     HAVE_LOCAL = False
-needs_local = pytest.mark.skipif(not HAVE_LOCAL, reason="tango_tui.core._local (LocalWorkspace) cannot be imported yet")
+needs_local = pytest.mark.skipif(
+    not HAVE_LOCAL, reason="tango_tui.core._local (LocalWorkspace) cannot be imported yet"
+)
 
 
 @pytest.fixture(params=["memory", "local"])
@@ -54,7 +56,9 @@ def test_dependency_order_and_each_step_once(ws: Workspace, tmp_path: Path) -> N
     assert run.status is RunStatus.COMPLETED and ws.step_result_for_run("diamond", "top") == 114
     assert {r.reason for r in run.plan.values()} == {StepReason.RAN}
     assert {r.state for r in run.plan.values()} == {StepState.COMPLETED}
-    assert all(r.start_time and r.end_time and r.end_time >= r.start_time for r in run.plan.values())
+    assert all(
+        r.start_time and r.end_time and r.end_time >= r.start_time for r in run.plan.values()
+    )
     assert run.plan[top.unique_id].target and not run.plan[base.unique_id].target
 
 
@@ -67,7 +71,9 @@ def failing_pipeline(log: str) -> dict[str, Step]:
     return {"later": later, "alone": alone}
 
 
-def test_failure_blocks_dependents_and_independent_steps_go_on(ws: Workspace, tmp_path: Path) -> None:
+def test_failure_blocks_dependents_and_independent_steps_go_on(
+    ws: Workspace, tmp_path: Path
+) -> None:
     log = str(tmp_path / "log")
     targets = failing_pipeline(log)
     run = run_steps(ws, targets, name="broken")  # does not raise: the Run says what failed
@@ -187,7 +193,9 @@ def test_parallel_steps_overlap_in_worker_processes(tmp_path: Path) -> None:
     a = Gate(value=1, log=log, touch=a_up, until=b_up, step_name="a")
     b = Gate(value=2, log=log, touch=b_up, until=a_up, step_name="b")
     fresh = Fresh(value=10, log=log, step_name="fresh")
-    top = Add(a=Add(a=a, b=fresh, step_name="ua"), b=Add(a=b, b=fresh, step_name="ub"), step_name="top")
+    top = Add(
+        a=Add(a=a, b=fresh, step_name="ua"), b=Add(a=b, b=fresh, step_name="ub"), step_name="top"
+    )
     run = run_steps(ws, {"top": top}, name="par", parallelism=2)
     assert run.status is RunStatus.COMPLETED, rows(run)
     assert ws.step_result_for_run("par", "top") == 23
@@ -234,7 +242,9 @@ Gate(value=5, log=sys.argv[3], until=sys.argv[4]).result(LocalWorkspace(sys.argv
 
 
 @needs_local
-def test_waiter_takes_over_a_step_whose_process_was_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_waiter_takes_over_a_step_whose_process_was_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import signal
     import subprocess
     import threading
@@ -248,13 +258,18 @@ def test_waiter_takes_over_a_step_whose_process_was_killed(tmp_path: Path, monke
     ws = LocalWorkspace(root)
     step = Gate(value=5, log=log, until=release)
     env = {**os.environ, "PYTHONPATH": str(HERE.parent.parent)}
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(HERE), str(root), log, release], env=env)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(HERE), str(root), log, release], env=env
+    )
     try:
         assert wait_for(lambda: len(lines(log)) == 1)  # the other process is inside the body
         polls: list[float] = []
         real_sleep = time.sleep
-        monkeypatch.setattr(runner_module, "time", types.SimpleNamespace(
-            sleep=lambda s: (polls.append(s), real_sleep(s))))
+        monkeypatch.setattr(
+            runner_module,
+            "time",
+            types.SimpleNamespace(sleep=lambda s: (polls.append(s), real_sleep(s))),
+        )
         out: list[Any] = []
         waiter = threading.Thread(target=lambda: out.append(step.result(ws)))
         waiter.start()
@@ -275,7 +290,9 @@ def test_waiter_takes_over_a_step_whose_process_was_killed(tmp_path: Path, monke
     assert max(polls) <= 0.2  # the backoff is capped
 
 
-def test_chain_of_uncacheable_dependencies_not_needed_when_cached(ws: Workspace, tmp_path: Path) -> None:
+def test_chain_of_uncacheable_dependencies_not_needed_when_cached(
+    ws: Workspace, tmp_path: Path
+) -> None:
     log = str(tmp_path / "log")
     inner = Fresh(value=1, log=log, step_name="inner")
     outer = Fresh(value=inner, log=log, step_name="outer")
@@ -303,7 +320,9 @@ def test_step_output_and_progress_are_recorded(ws: Workspace) -> None:
     run = run_steps(ws, [step], name="talk")
     assert run.status is RunStatus.COMPLETED
     progress = ws.step_progress(step)
-    assert progress is not None and progress.done == progress.total == 3 and progress.desc == "items"
+    assert (
+        progress is not None and progress.done == progress.total == 3 and progress.desc == "items"
+    )
     if isinstance(ws, LocalWorkspace):
         log_file = run.plan[step.unique_id].log_file
         text = (ws.dir / log_file).read_text()
@@ -337,8 +356,20 @@ def test_ctrl_c_during_a_parallel_run(tmp_path: Path) -> None:
     log = tmp_path / "log"
     env = {**os.environ, "PYTHONPATH": str(HERE.parent.parent)}
     proc = subprocess.run(
-        [sys.executable, "-c", INTERRUPTED, str(HERE), str(tmp_path / "ws"), str(log), str(tmp_path / "never")],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            sys.executable,
+            "-c",
+            INTERRUPTED,
+            str(HERE),
+            str(tmp_path / "ws"),
+            str(log),
+            str(tmp_path / "never"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -346,4 +377,7 @@ def test_ctrl_c_during_a_parallel_run(tmp_path: Path) -> None:
     assert out["rows"]["stop"][0] in ("crashed", "failed") and out["rows"]["stop"][1] == "ran"
     assert out["rows"]["after"][1] == "not reached"
     worker = int(lines(log)[0])
-    assert not Path(f"/proc/{worker}").exists() or "Z" in Path(f"/proc/{worker}/stat").read_text().split()[2]
+    assert (
+        not Path(f"/proc/{worker}").exists()
+        or "Z" in Path(f"/proc/{worker}/stat").read_text().split()[2]
+    )

@@ -26,7 +26,9 @@ from tango_tui.core import RunStatus, StepState
 from tango_tui.core._liveness import pid_start_time
 from tango_tui.core._signals import STOP_SIGNALS, StopSignals
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and prctl")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="needs /proc and prctl"
+)
 
 PIPELINE = """
 import sys
@@ -43,8 +45,11 @@ print("finished")
 
 def pipeline(tmp_path: Path) -> tuple[Gate, dict[str, object]]:
     slow = Gate(value=1, log=str(tmp_path / "log"), until=str(tmp_path / "go"), step_name="slow")
-    return slow, {"slow": slow, "quick": Add(a=1, b=2, step_name="quick"),
-                  "after": Add(a=slow, b=1, step_name="after")}
+    return slow, {
+        "slow": slow,
+        "quick": Add(a=1, b=2, step_name="quick"),
+        "after": Add(a=slow, b=1, step_name="after"),
+    }
 
 
 def gone(pid: int, start: int | None) -> bool:
@@ -61,12 +66,27 @@ class Started:
         self.slow, _ = pipeline(tmp_path)
         env = {**os.environ, "PYTHONPATH": str(HERE.parent.parent)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", PIPELINE, str(HERE), str(self.root), str(tmp_path / "log"),
-             str(tmp_path / "go"), run_name, str(parallelism)],
-            env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                PIPELINE,
+                str(HERE),
+                str(self.root),
+                str(tmp_path / "log"),
+                str(tmp_path / "go"),
+                run_name,
+                str(parallelism),
+            ],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
-            assert wait_for(lambda: len(lines(tmp_path / "log")) == 1), "the slow step never started"
+            assert wait_for(lambda: len(lines(tmp_path / "log")) == 1), (
+                "the slow step never started"
+            )
             info = LocalWorkspace(self.root, read_only=True).step_info(self.slow)
             assert info.state is StepState.RUNNING and info.owner is not None
             self.owner = info.owner.pid
@@ -81,7 +101,9 @@ class Started:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.communicate(timeout=30)
-        if not gone(self.owner, getattr(self, "owner_start", None)) and hasattr(self, "owner_start"):
+        if not gone(self.owner, getattr(self, "owner_start", None)) and hasattr(
+            self, "owner_start"
+        ):
             os.kill(self.owner, signal.SIGKILL)
 
 
@@ -99,32 +121,44 @@ def test_sigkill_of_the_executor_takes_its_workers_along(tmp_path: Path) -> None
     try:
         started.proc.send_signal(signal.SIGKILL)
         started.proc.wait(30)
-        assert wait_for(lambda: gone(started.owner, started.owner_start)), "the worker outlived its parent"
+        assert wait_for(lambda: gone(started.owner, started.owner_start)), (
+            "the worker outlived its parent"
+        )
     finally:
         started.close()
     ws = LocalWorkspace(started.root, read_only=True)
     info = ws.step_info(started.slow)
-    assert info.state is StepState.CRASHED and info.owner is not None and info.owner.pid == started.owner
+    assert (
+        info.state is StepState.CRASHED
+        and info.owner is not None
+        and info.owner.pid == started.owner
+    )
     assert ws.registered_run("killed").status is RunStatus.CRASHED
     rerun_completes(tmp_path, started.root)
 
 
-@pytest.mark.parametrize(("sig", "parallelism", "group"),
-                         [(signal.SIGTERM, 2, False), (signal.SIGHUP, 1, False), (signal.SIGTERM, 2, True)],
-                         ids=["sigterm-parallel", "sighup-sequential", "sigterm-to-the-process-group"])
+@pytest.mark.parametrize(
+    ("sig", "parallelism", "group"),
+    [(signal.SIGTERM, 2, False), (signal.SIGHUP, 1, False), (signal.SIGTERM, 2, True)],
+    ids=["sigterm-parallel", "sighup-sequential", "sigterm-to-the-process-group"],
+)
 def test_stop_signal_ends_the_run_like_ctrl_c(
     tmp_path: Path, sig: signal.Signals, parallelism: int, group: bool
 ) -> None:
     started = Started(tmp_path, "stopped", parallelism=parallelism)
     try:
-        if group:  # as timeout(1), a batch scheduler or a closing terminal may do: workers get it too
+        if (
+            group
+        ):  # as timeout(1), a batch scheduler or a closing terminal may do: workers get it too
             os.killpg(started.proc.pid, sig)
         else:
             started.proc.send_signal(sig)
         _, err = started.proc.communicate(timeout=30)
         # Cleaned up, then the signal was re-sent with the default handler back: killed by it.
         assert started.proc.returncode == -sig, err
-        assert wait_for(lambda: gone(started.owner, started.owner_start)), "a worker outlived the run"
+        assert wait_for(lambda: gone(started.owner, started.owner_start)), (
+            "a worker outlived the run"
+        )
     finally:
         started.close()
     ws = LocalWorkspace(started.root, read_only=True)
@@ -168,7 +202,9 @@ class Peek(Add):
 def test_no_handler_change_outside_the_main_thread() -> None:
     before = signal.getsignal(signal.SIGTERM)
     Peek.seen = []
-    worker = threading.Thread(target=run_steps, args=(MemoryWorkspace(), [Peek(a=1, b=1, step_name="p")]))
+    worker = threading.Thread(
+        target=run_steps, args=(MemoryWorkspace(), [Peek(a=1, b=1, step_name="p")])
+    )
     worker.start()
     worker.join(30)
     assert not worker.is_alive() and Peek.seen == [before]

@@ -209,7 +209,7 @@ async def drive_app(
             texts.append(app_text(app))
             table = app.screen.table
             if run is not None and run in table.rows_by_name:
-                table.move_cursor(row=table.get_row_index(run))
+                table.move_cursor(row=table.rows[run])
                 await pilot.press("enter")
                 await _settle(
                     app,

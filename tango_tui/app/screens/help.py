@@ -26,8 +26,8 @@ def _groups() -> list[tuple[str, list[type]]]:
     from ..widgets.dep_tree import DepTree
     from ..widgets.fast_table import FixedWidthTable
     from ..widgets.filter_bar import FilterBar
-    from ..widgets.log_lines import LogLines
     from ..widgets.line_table import LineTable
+    from ..widgets.log_lines import LogLines
     from ..widgets.log_view import LogView
     from ..widgets.runs_table import RunsTable
     from ..widgets.steps_table import StepsTable
