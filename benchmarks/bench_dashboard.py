@@ -105,8 +105,11 @@ def _open_log(
         app.stop()
 
 
-def _follow(argv: list[str], log: Path, rate: int, seconds: float) -> dict[str, Any] | None:
-    """Open ``log``, append ``rate`` lines/s for ``seconds``; newest-line lag samples and CPU%."""
+def _follow(
+    argv: list[str], log: Path, rate: int, seconds: float, mode: str = "batch"
+) -> dict[str, Any] | None:
+    """Open ``log``, append ``rate`` lines/s for ``seconds`` (``mode``: ``batch`` = 100 lines a
+    write, ``line`` = one write per line); newest-line lag samples and CPU%."""
     app = _tmux.TmuxApp(argv, env={"PYTHONPATH": str(WORKERS)})
     try:
         app.start()
@@ -116,7 +119,14 @@ def _follow(argv: list[str], log: Path, rate: int, seconds: float) -> dict[str, 
         time.sleep(1.0)  # settle: start-up work is not part of following
         cpu0, t0 = app.cpu_seconds(), time.monotonic()
         writer = subprocess.Popen(
-            [sys.executable, str(WORKERS / "log_appender.py"), str(log), str(rate), str(seconds)],
+            [
+                sys.executable,
+                str(WORKERS / "log_appender.py"),
+                str(log),
+                str(rate),
+                str(seconds),
+                mode,
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -343,12 +353,28 @@ def _logs(
     r.met = r.ours is not None and r.ours < 100
     rows.append(r)
 
-    say(f"follow a log appended at {cfg['follow_rate']:,} lines/s for {cfg['follow_s']:.0f} s")
+    for mode, label in (
+        ("batch", "follow 10k lines/s"),
+        ("line", "follow 10k lines/s, a write per line"),
+    ):
+        rows += _follow_rows(cfg, sides, work, ref, mode, label, say)
+    return rows
+
+
+def _follow_rows(
+    cfg: dict[str, Any], sides: Any, work: Path, ref: str, mode: str, label: str, say: Any
+) -> list[Row]:
+    """Lag p50/p95 and CPU rows of following a log written in ``mode`` (see :func:`_follow`)."""
+    rows: list[Row] = []
+    say(
+        f"follow a log appended at {cfg['follow_rate']:,} lines/s for {cfg['follow_s']:.0f} s "
+        f"({mode} writes)"
+    )
     fol: dict[str, dict[str, Any]] = {}
     for name, argv in sides:
         log = work / f"follow-{name}.log"
         _fresh_follow_log(log)
-        r2 = _follow(argv(log), log, cfg["follow_rate"], cfg["follow_s"])
+        r2 = _follow(argv(log), log, cfg["follow_rate"], cfg["follow_s"], mode)
         if r2 is not None:
             fol[name] = r2
             say(
@@ -359,7 +385,7 @@ def _logs(
     for q in ("p50", "p95"):
         r = Row(
             "dashboard",
-            f"follow 10k lines/s: newest-line lag {q}",
+            f"{label}: newest-line lag {q}",
             "s",
             o.get(f"lag_{q}"),
             t.get(f"lag_{q}"),
@@ -372,7 +398,7 @@ def _logs(
         rows.append(r)
     r = Row(
         "dashboard",
-        "follow 10k lines/s: CPU of the app (% of a core)",
+        f"{label}: CPU of the app (% of a core)",
         "%",
         o.get("cpu_pct"),
         t.get("cpu_pct"),

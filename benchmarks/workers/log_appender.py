@@ -1,7 +1,9 @@
 """Append lines to a log at a steady rate (a separate process, like a training job).
 
-Usage: python log_appender.py PATH RATE SECONDS
-Every 10 ms it appends RATE/100 lines in one write; each line carries its sequence number and
+Usage: python log_appender.py PATH RATE SECONDS [batch|line]
+Every 10 ms it appends RATE/100 lines: in one write (``batch``, the default), or one write per
+line (``line``: what a line-buffered logger does, one file event per line); each line carries
+its sequence number and
 the ``time.monotonic()`` of its write (system-wide on Linux), so a reader can compute the lag of
 the newest line it shows. Prints {"lines": N, "rate": achieved lines/s} at the end.
 """
@@ -11,6 +13,7 @@ import sys
 import time
 
 path, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+per_line = len(sys.argv) > 4 and sys.argv[4] == "line"
 per_tick = max(1, rate // 100)
 seq = 0
 with open(path, "a", buffering=1 << 20) as f:
@@ -27,8 +30,13 @@ with open(path, "a", buffering=1 << 20) as f:
                 f"epoch=9 batch={seq % 100000:05d} loss=0.123456 lr=3.0e-04 ok\n"
             )
             seq += 1
-        f.write("".join(lines))
-        f.flush()
+        if per_line:
+            for line in lines:
+                f.write(line)
+                f.flush()
+        else:
+            f.write("".join(lines))
+            f.flush()
         tick += 1
         # Pace against the start time, not the previous tick, so the rate does not drift.
         delay = start + tick * 0.01 - time.monotonic()
