@@ -144,7 +144,8 @@ def worker_open(path: Path) -> dict[str, Any]:
     assert hit is not None and hit.offset == 0
     out["hwm_mb"] = status_kb("VmHWM") / 1024
     out["anon_mb"] = status_kb("RssAnon") / 1024
-    out["checkpoints_kb"] = len(log._count.checkpoints) * 8 / 1024
+    count = log._count  # two 8-byte arrays: line index and offset per checkpoint
+    out["checkpoints_kb"] = (len(count.lines_at) + len(count.offsets)) * 8 / 1024
     log.close()
     return out
 
