@@ -9,6 +9,9 @@ registered run over within milliseconds.
 
 The watcher also waits for the reader's first listing (:attr:`RunActivity.listed`) before
 walking every run directory to arm its recursive watch: both at once would delay the first paint.
+The reader leaves the stat of every ``run.json`` it read (:meth:`RunActivity.seen`), so the
+watcher's catch-up after arming compares against what the reader saw instead of stat-ing every
+run itself while the app starts.
 
 Both sides find the same :class:`RunActivity` through :func:`activity_for` (keyed by the
 workspace's absolute path), so the app does not have to wire them together.
@@ -31,14 +34,18 @@ class RunActivity:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._settled_from: dict[str, float] = {}
+        self._seen: dict[str, object] = {}  # run name -> stat key of the run.json it read
         self.has_reader = False
         """Whether a reader of this workspace exists in the process (it will list the runs)."""
         self.listed = threading.Event()
         """Set once that reader has finished its first listing of the runs."""
 
-    def record(self, name: str, settled: bool, mtime: float) -> None:
-        """What the reader learnt from run ``name``'s record (``mtime``: its modification time)."""
+    def record(self, name: str, settled: bool, mtime: float, key: object = None) -> None:
+        """What the reader learnt from run ``name``'s record (``mtime``: its modification time;
+        ``key``: the stat key of the ``run.json`` it read)."""
         with self._lock:
+            if key is not None:
+                self._seen[name] = key
             if settled:
                 self._settled_from[name] = mtime + SETTLE_SECONDS
             else:
@@ -48,6 +55,12 @@ class RunActivity:
         """Run ``name`` vanished, or its record could not be read: treat it as active."""
         with self._lock:
             self._settled_from.pop(name, None)
+            self._seen.pop(name, None)
+
+    def seen(self) -> dict[str, object]:
+        """``{run name: stat key of the run.json the reader last read}`` (a copy)."""
+        with self._lock:
+            return dict(self._seen)
 
     def active(self, names: list[str], now: float | None = None) -> list[str]:
         """The names among ``names`` that are not known to be settled at ``now``."""

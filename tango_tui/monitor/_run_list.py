@@ -145,7 +145,7 @@ class RunList:
         self._records[name] = (key, value)
         if isinstance(value, RunRecord):
             settled = value.owner is None and value.status not in (None, RunStatus.RUNNING)
-            self.activity.record(name, settled, key[2] / 1e9)  # type: ignore[index]
+            self.activity.record(name, settled, key[2] / 1e9, key)  # type: ignore[index]
         else:
             self.activity.forget(name)
         return value

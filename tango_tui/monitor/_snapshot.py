@@ -26,6 +26,10 @@ _STEP_FILES = ("step.json", "progress.json")
 _DB_FILES = ("stepinfo.sqlite", "stepinfo.sqlite-wal", "stepinfo.sqlite-journal")
 
 
+UNSEEN: tuple[StatKey, ...] = ((-1, -1, -1), None)
+"""The stats of a run listed but not stat-ed: equal to no real stats, so a diff reports it."""
+
+
 def stat_key(path: str | os.PathLike[str]) -> StatKey:
     """The identity and version of a file as far as ``stat`` tells, or None if it is missing."""
     try:
@@ -70,12 +74,14 @@ def take_snapshot(
     *,
     old: LightSnapshot | None = None,
     recheck: Callable[[list[str]], Iterable[str]] | None = None,
+    stat_runs: bool = True,
 ) -> LightSnapshot:
     """Take a :class:`LightSnapshot` of ``root`` (never raises for a missing or odd root).
 
     With ``old`` and ``recheck``, only the runs ``recheck(names)`` returns (and runs ``old`` did
     not have) are stat-ed; the others keep their stats from ``old``. Without them, every run is.
-    In a tango-tui workspace only ``run.json`` is stat-ed (``stepinfo.json`` is Tango's).
+    In a tango-tui workspace only ``run.json`` is stat-ed (``stepinfo.json`` is Tango's). With
+    ``stat_runs=False`` no run is: each listed name gets :data:`UNSEEN` (see :func:`seen_by`).
     """
     if not os.path.exists(root):
         return LightSnapshot("missing")
@@ -97,7 +103,9 @@ def take_snapshot(
     run_files = _RUN_FILES[:1] if snap.markers[0] is not None else _RUN_FILES
     missing = (None,) * (len(_RUN_FILES) - len(run_files))
     previous = old.runs if old is not None and old.root_kind == "dir" else None
-    if previous is not None and recheck is not None:
+    if not stat_runs:
+        snap.runs = dict.fromkeys(names, UNSEEN)
+    elif previous is not None and recheck is not None:
         todo = set(recheck(names))
         runs = snap.runs
         for name in names:
@@ -115,3 +123,17 @@ def take_snapshot(
         step_dir = root / "cache" / uid
         snap.steps[uid] = tuple(stat_key(step_dir / f) for f in _STEP_FILES)
     return snap
+
+
+def seen_by(snap: LightSnapshot, seen: dict[str, object]) -> None:
+    """Put in ``snap`` (taken with ``stat_runs=False``) the ``run.json`` stats the reader saw.
+
+    Only for a tango-tui workspace, where a run's stats are those of ``run.json`` alone; a run
+    the reader did not read (or could not) keeps :data:`UNSEEN`, so the next diff reports it.
+    """
+    if snap.markers[0] is None:
+        return
+    for name in snap.runs:
+        key = seen.get(name)
+        if key is not None:
+            snap.runs[name] = (key, None)  # type: ignore[assignment]

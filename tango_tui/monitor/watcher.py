@@ -50,7 +50,7 @@ from watchdog.observers.polling import PollingObserverVFS
 
 from ._activity import activity_for
 from ._inotify import make_observer
-from ._snapshot import LightSnapshot, take_snapshot
+from ._snapshot import LightSnapshot, seen_by, take_snapshot
 from ._watch_events import TANGO_DB_FILES, ChangeBatch, QueueHandler, event_paths, map_path
 from ._watch_files import BUSY_FILE_TICK, FILE_TICK, TailedFiles
 from ._watch_plan import WatchKey, WatchSet, plan_watches
@@ -167,7 +167,15 @@ class WorkspaceWatcher:
         self._defer_runs = self._runs_recursive
         self._sync_watches()
         self._observer.start()
-        self._snapshot = self._take_snapshot()
+        if self._defer_runs and self._activity.has_reader:
+            # The reader is about to read every run.json: the catch-up after arming compares
+            # with what it saw, rather than stat-ing 10,000 records here, on the app's thread,
+            # before its first screen.
+            with self._lock:
+                steps = self._steps[:MAX_STEP_WATCHES]
+            self._snapshot = take_snapshot(self.root, steps, stat_runs=False)
+        else:
+            self._snapshot = self._take_snapshot()
         self._thread = threading.Thread(target=self._run, name="tango-tui-watcher", daemon=True)
         self._thread.start()
 
@@ -220,7 +228,9 @@ class WorkspaceWatcher:
         If a reader of the same workspace exists in this process, first wait (at most
         :data:`FIRST_LISTING_WAIT` seconds) for its first listing: walking 10,000 run directories
         meanwhile would compete with it for the disk and the GIL and delay the first paint.
-        Nothing is lost meanwhile: the full reconcile below reports what changed.
+        Nothing is lost meanwhile: the full reconcile below reports what changed since the
+        reader read each record (runs it did not read, or that appeared after :meth:`start`,
+        are reported too).
         """
         if not self._defer_runs:
             return
@@ -232,6 +242,8 @@ class WorkspaceWatcher:
                 if self._stopped or time.monotonic() > deadline:
                     break
         self._defer_runs = False
+        if self._snapshot is not None and activity.has_reader:
+            seen_by(self._snapshot, activity.seen())
         batch = self._sync_watches()
         batch.merge(self._reconcile(full=True))
         batch.merge(self._sync_watches())  # the reconcile may have seen directories come or go

@@ -59,3 +59,29 @@ def test_stop_while_waiting_for_the_listing_returns(
     assert not stopper.is_alive(), "stop() hung while the watcher waited for the listing"
     assert w._thread is not None and not w._thread.is_alive()
     assert src.kind == "tango-tui"
+
+
+def test_the_catch_up_compares_with_what_the_reader_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """start() stats no run record when a reader will list them: the catch-up after arming
+    reports exactly the runs that differ from what the reader read, or that it never read."""
+    monkeypatch.setattr(watcher_mod, "FIRST_LISTING_WAIT", 3600.0)
+    wf.init(tmp_path)
+    for name in ("same", "rewritten"):
+        wf.write_run(tmp_path, name, [wf.row("A-1")], status="running")
+    (tmp_path / "runs" / "norecord").mkdir()  # listed, but no record the reader could read
+    src = open_source(tmp_path)
+    assert {r.name for r in src.list_runs()} >= {"same", "rewritten"}
+    # Rewritten after the reader read it and before the watcher exists: nothing else says so.
+    wf.write_run(tmp_path, "rewritten", [wf.row("A-1")], status="completed", end=wf.T0)
+    col = Collector()
+    w = WorkspaceWatcher(tmp_path, col)
+    w.start()
+    try:
+        wait_armed(w, (str(tmp_path / "runs"), True))
+        batch = col.wait(lambda b: "rewritten" in b.runs, "the run rewritten after the listing")
+        assert "norecord" in batch.runs
+        assert "same" not in batch.runs, batch  # read by the reader and unchanged since
+    finally:
+        w.stop()
