@@ -32,9 +32,11 @@ transition, and logs only grow (a new attempt is a new file).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +166,38 @@ class Layout:
         return candidate
 
 
+class _Process:
+    """This process's pid and a random token, kept across calls (``os.getpid`` is a system call
+    on current glibc, and a fresh random token another); a forked child renews both."""
+
+    pid = os.getpid()
+    token = secrets.token_hex(4)
+    serial = itertools.count()
+
+    @classmethod
+    def renew(cls) -> None:
+        cls.pid = os.getpid()
+        cls.token = secrets.token_hex(4)
+        cls.serial = itertools.count()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_Process.renew)
+
+
+def this_pid() -> int:
+    """``os.getpid()``, without a system call (renewed in a forked child)."""
+    return _Process.pid
+
+
+def tmp_path(head: str, name: str) -> str:
+    """A temporary name next to ``name`` in directory ``head``, unique among every process and
+    host sharing the directory: ``.tmp-<name>.<pid>.<random token of this process><serial>``."""
+    return os.path.join(
+        head, f"{TMP_PREFIX}{name}.{_Process.pid}.{_Process.token}{next(_Process.serial)}"
+    )
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> None:
     """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix.
 
@@ -172,8 +206,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
     is removed and the old file is left untouched.
     """
     path = os.fspath(path)
-    head, name = os.path.split(path)
-    tmp = os.path.join(head, f"{TMP_PREFIX}{name}.{os.getpid()}.{secrets.token_hex(4)}")
+    tmp = tmp_path(*os.path.split(path))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         try:
@@ -236,18 +269,39 @@ def write_record(
     atomic_write_bytes(path, dump_record(kind, body), fsync=fsync)
 
 
+# The decoder's own scanner (C), which ``json.loads`` calls after two whitespace matches.
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _loads_checked(path: str | os.PathLike[str], text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RecordError(
+            path, f"record is not valid JSON (torn or garbage): {e.msg} (byte {e.pos})"
+        ) from None
+
+
 def parse_record(path: str | os.PathLike[str], raw: bytes, kind: str) -> dict[str, Any]:
     """Decode and check a record read from ``path``.
 
     Raises:
         RecordError: empty, not UTF-8, not JSON, not an object, wrong format, newer version.
     """
-    if not raw.strip():
-        raise RecordError(path, "record is empty")
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise RecordError(path, "record is not UTF-8 text") from None
+    try:
+        # The scanner straight away: a record as written (an object, no surrounding space) is
+        # decoded without json.loads' two whitespace matches; anything else takes the full path.
+        doc, end = _scan_once(text, 0)
+        if end != len(text):
+            doc = json.loads(text)
+    except StopIteration:  # not a JSON value at offset 0 (leading space, empty, garbage)
+        if not text.strip():
+            raise RecordError(path, "record is empty") from None
+        doc = _loads_checked(path, text)
     except json.JSONDecodeError as e:
         raise RecordError(
             path, f"record is not valid JSON (torn or garbage): {e.msg} (byte {e.pos})"
@@ -276,7 +330,9 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         chunk = os.read(fd, _READ_SIZE)
-        if not chunk:
+        if len(chunk) < _READ_SIZE:
+            # A short read of a regular file is its end: records are replaced whole by rename,
+            # never written in place, so no second read is needed to see end-of-file.
             return chunk
         parts = [chunk]
         while chunk := os.read(fd, _READ_SIZE):

@@ -176,7 +176,9 @@ class LocalWorkspace(TransitionsMixin, RunsMixin, OutputMixin, Workspace):
 
     # ----- step records -------------------------------------------------------------------
     def _apply_liveness(self, info: StepInfo) -> StepInfo:
-        if info.state is StepState.RUNNING:  # only a running record needs (and pays for) a probe
+        # Only a running record needs (and pays for) a probe: started, neither ended nor failed
+        # (StepInfo.state's RUNNING, without the property call: this runs once per listed step).
+        if info.start_time is not None and info.end_time is None and info.error is None:
             info.crashed = step_locks.crashed_reason(info, self.layout.step_lock(info.unique_id))
         return info
 

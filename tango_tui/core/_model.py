@@ -199,8 +199,8 @@ class StepInfo:
         Raises:
             ValueError: If a field has the wrong type or a required field is missing.
         """
-        if not isinstance(data, Mapping):
-            raise ValueError(f"expected an object, got {type(data).__name__}")  # noqa: TRY004 (callers catch ValueError)
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise ValueError(f"expected an object, got {type(data).__name__}")
         try:
             uid = data["unique_id"]
             cls_name = data["step_class_name"]
@@ -208,29 +208,40 @@ class StepInfo:
             raise ValueError(f"missing field {e.args[0]!r}") from None
         if not isinstance(uid, str) or not isinstance(cls_name, str):
             raise ValueError("unique_id and step_class_name must be strings")  # noqa: TRY004 (callers catch ValueError)
-        deps = data.get("dependencies") or ()
+        get = data.get  # listings decode thousands of records: one lookup per field, no more
+        deps = get("dependencies") or ()
         if type(deps) is not list and not isinstance(deps, tuple | set | frozenset):
             raise ValueError("dependencies must be a list")
-        owner = data.get("owner")
-        return cls(
-            unique_id=uid,
-            step_class_name=cls_name,
-            step_name=data.get("step_name"),
-            version=data.get("version"),
-            dependencies=frozenset(d if type(d) is str else str(d) for d in deps),
-            cacheable=bool(data.get("cacheable", True)),
-            start_time=dt_from_json(data.get("start_time")),
-            end_time=dt_from_json(data.get("end_time")),
-            error=data.get("error"),
-            traceback=data.get("traceback"),
-            result_location=data.get("result_location"),
-            config=data.get("config"),
-            metadata=data.get("metadata"),
-            platform=_from_dict(PlatformMetadata, data.get("platform")),
-            environment=_from_dict(EnvironmentMetadata, data.get("environment")),
-            owner=_from_dict(Owner, owner) if owner else None,
-            attempt=int(data.get("attempt") or 0),
-            log_file=data.get("log_file"),
+        try:
+            dependencies: frozenset[str] = frozenset(deps)
+            for d in dependencies:
+                if type(d) is not str:
+                    raise TypeError  # the same fallback as an unhashable entry
+        except TypeError:  # a non-string entry (perhaps unhashable) is kept as its text
+            dependencies = frozenset(d if type(d) is str else str(d) for d in deps)
+        start, end = get("start_time"), get("end_time")
+        platform, environment, owner = get("platform"), get("environment"), get("owner")
+        cacheable = get("cacheable", True)
+        attempt = get("attempt")
+        return cls(  # positional, in field order (test_record_fast_paths sets every field)
+            uid,
+            cls_name,
+            get("step_name"),
+            get("version"),
+            dependencies,
+            cacheable if type(cacheable) is bool else bool(cacheable),
+            None if start is None else dt_from_json(start),
+            None if end is None else dt_from_json(end),
+            get("error"),
+            get("traceback"),
+            get("result_location"),
+            get("config"),
+            get("metadata"),
+            _from_dict(PlatformMetadata, platform),
+            _from_dict(EnvironmentMetadata, environment),
+            _from_dict(Owner, owner) if owner else None,
+            attempt if type(attempt) is int else int(attempt or 0),
+            get("log_file"),
         )
 
 
