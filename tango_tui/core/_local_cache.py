@@ -65,6 +65,7 @@ from ._format import (
     TMP_PREFIX,
     dump_record,
     read_record,
+    tmp_path,
     write_all,
 )
 from ._model import StepInfo, dt_to_json, utc_now
@@ -98,8 +99,7 @@ def _write_marker(path: str, data: bytes) -> None:
     If that flush fails the marker is removed again: a marker that may not survive a power cut
     must not vouch for a result the caller is about to record as COMPLETED.
     """
-    head, name = os.path.split(path)
-    tmp = os.path.join(head, f"{TMP_PREFIX}{name}.{os.getpid()}.{secrets.token_hex(4)}")
+    tmp = tmp_path(*os.path.split(path))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         try:
@@ -270,8 +270,8 @@ class LocalStepCache(StepCache):
             kept inline in its marker, ``result`` for a result directory.
         """
         uid = _unique_id(step)
-        step_dir = os.path.join(self._dir_str, uid)
-        where = os.path.join(step_dir, RESULT_MARKER)
+        step_dir = f"{self._dir_str}/{uid}"  # uid is one checked component
+        where = f"{step_dir}/{RESULT_MARKER}"
         tmp: str | None = None
         try:
             fmt, data = encode_result(value, getattr(step, "FORMAT", "auto"))
@@ -313,8 +313,8 @@ class LocalStepCache(StepCache):
 
     def _publish(self, step_dir: str, tmp: str | None, body: dict[str, Any], data: bytes) -> None:
         """Replace the published result by ``body`` (and the directory ``tmp``, if any)."""
-        final = os.path.join(step_dir, RESULT_DIR)
-        marker = os.path.join(step_dir, RESULT_MARKER)
+        final = f"{step_dir}/{RESULT_DIR}"
+        marker = f"{step_dir}/{RESULT_MARKER}"
         # Unpublish an older result first, so no reader pairs the old marker with new files.
         had_marker = True
         try:

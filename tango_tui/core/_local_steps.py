@@ -10,9 +10,12 @@ COMPLETED record, or write the FAILED record; the lock is released after the fin
 
 This is the hot path of a pipeline (one start and one finish per step), so it works on string
 paths and makes only the system calls it needs. On ext4 a new file costs several times a rename
-or a link, so new files are counted: a fresh step's start+finish makes four (the step directory,
-the RUNNING record, the result marker, the COMPLETED record; the lock file is the RUNNING
-record's temporary file, hard-linked) and one fsync (the marker's, see ``_local_cache``).
+or a link, so new files are counted: a fresh step's start+finish makes five (the step directory,
+its lock file, the RUNNING record, the result marker, the COMPLETED record) and one fsync (the
+marker's, see ``_local_cache``), which is most of its cost: the journal commit it waits for also
+carries whatever other processes wrote meanwhile. The lock file is its own inode, never a link
+to a record: on NFS, flock is emulated by POSIX locks, which a process loses when it closes any
+descriptor of the locked inode (as reading the record would).
 """
 
 from __future__ import annotations
@@ -84,14 +87,14 @@ class TransitionsMixin:
         # adopted by the next run. What must survive (the result before its COMPLETED record) is
         # made durable by LocalStepCache before the record is written.
         write_record(
-            os.path.join(self._cache_str, info.unique_id, STEP_RECORD),
+            f"{self._cache_str}/{info.unique_id}/{STEP_RECORD}",
             STEP_FORMAT,
             {"step": info.to_json_dict()},
             fsync=fsync,
         )
 
     def _lock_path(self, uid: str) -> str:
-        return os.path.join(self._cache_str, uid, STEP_LOCK)
+        return f"{self._cache_str}/{uid}/{STEP_LOCK}"
 
     # ----- transitions --------------------------------------------------------------------
     def step_starting(self, step: Step) -> None:
@@ -102,16 +105,18 @@ class TransitionsMixin:
         """
         self._writable("start a step")
         uid = step_uid(step)
-        step_dir = os.path.join(self._cache_str, uid)
-        lock_path = os.path.join(step_dir, STEP_LOCK)
+        step_dir = f"{self._cache_str}/{uid}"  # string paths: uid is one checked component
+        lock_path = f"{step_dir}/{STEP_LOCK}"
         if step_locks.holds(lock_path):
             raise StepStateError(step, StepState.RUNNING, "it is already running in this process")
+        made_dir = True  # this call made the step directory: nothing else can be in it
         try:
             os.mkdir(step_dir)
         except FileExistsError:
-            pass
+            made_dir = False
         except FileNotFoundError:  # the cache directory itself went away
             os.makedirs(step_dir, exist_ok=True)
+            made_dir = False
         lock = step_locks.try_acquire(lock_path)
         if lock is None:
             who = ""
@@ -132,9 +137,17 @@ class TransitionsMixin:
             info.environment = collect_environment()
             active = self._active.get(uid)
             info.log_file = self.layout.relative(active) if active is not None else None
-            progress_dir = str(active.parent.parent) if active is not None else step_dir
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(progress_dir, PROGRESS_FILE))  # the previous attempt's
+            if active is not None:
+                progress_dir = str(active.parent.parent)
+            elif previous is None and made_dir:
+                # A directory this call made holds no progress file: one is only written while
+                # an attempt runs, and an attempt writes its record first (which would be there).
+                progress_dir = None
+            else:
+                progress_dir = step_dir
+            if progress_dir is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(progress_dir, PROGRESS_FILE))  # the previous attempt's
             # Not fsynced (see _write_info): after a power cut, losing a RUNNING record only means
             # the step reads as not started, which is true enough (its process is gone too).
             self._write_info(info)

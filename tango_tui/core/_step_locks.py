@@ -23,6 +23,7 @@ from pathlib import Path
 
 import portalocker
 
+from ._format import this_pid
 from ._liveness import hostname, lock_is_held, owner_is_alive
 from ._model import StepInfo, StepState
 
@@ -50,7 +51,7 @@ class StepLock:
     def release(self) -> None:
         """Unlock and close (only in the process that took the lock; idempotent)."""
         fd, self.fd = self.fd, -1
-        if fd < 0 or self.pid != os.getpid():
+        if fd < 0 or self.pid != this_pid():
             return
         try:
             portalocker.unlock(fd)
@@ -93,7 +94,12 @@ def lock_key(path: str | os.PathLike[str]) -> str:
     made by us, never symlinks. Two LocalWorkspace objects opened through different paths to one
     workspace still agree.
     """
-    step_dir, name = os.path.split(os.fspath(path))
+    return _lock_key(os.fspath(path))
+
+
+@functools.lru_cache(maxsize=1024)  # a step's key is asked for four times per execution
+def _lock_key(path: str) -> str:
+    step_dir, name = os.path.split(path)
     parent, uid = os.path.split(step_dir)
     return os.path.join(_real_dir(parent), uid, name)
 
@@ -101,7 +107,7 @@ def lock_key(path: str | os.PathLike[str]) -> str:
 def holds(path: str | os.PathLike[str]) -> bool:
     """Whether this process holds the lock at ``path``."""
     entry = _HELD.get(lock_key(path))
-    return entry is not None and entry.pid == os.getpid()
+    return entry is not None and entry.pid == this_pid()
 
 
 def try_acquire(path: str | os.PathLike[str]) -> StepLock | None:
@@ -124,7 +130,7 @@ def try_acquire(path: str | os.PathLike[str]) -> StepLock | None:
     except BaseException:
         os.close(fd)
         raise
-    return StepLock(fd, os.getpid())
+    return StepLock(fd, this_pid())
 
 
 def remember(path: str | os.PathLike[str], lock: StepLock) -> None:
