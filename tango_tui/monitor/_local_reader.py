@@ -115,6 +115,10 @@ class LocalReader:
         self._problems = []
         return self.runs.list_runs(changed)
 
+    def newest_runs(self, k: int, min_runs: int = 0) -> list[RunRow] | None:
+        """The ``k`` newest runs, read first (see :meth:`RunList.newest_rows`)."""
+        return self.runs.newest_rows(k, min_runs)
+
     def run_row(self, name: str) -> RunRow:
         """The row of one run (re-read if its record changed).
 

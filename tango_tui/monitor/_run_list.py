@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import heapq
 import os
 import stat
 from collections.abc import Iterator
@@ -52,6 +53,13 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+PREVIEW_SLACK = 1.0
+"""Seconds a run's start may seem later than its record's mtime (clock granularity, skew)."""
+
+PREVIEW_MAX_READS = 2000
+"""Most records :meth:`RunList.newest_rows` reads before giving up on an early first screen."""
 
 
 class NotARunError(RecordError):
@@ -189,6 +197,46 @@ class RunList:
         out.sort(key=newest_first)
         self.activity.listed.set()  # the watcher may now walk the run directories
         return out
+
+    def newest_rows(self, k: int, min_runs: int = 0) -> list[RunRow] | None:
+        """The ``k`` newest runs, exactly as :meth:`list_runs` would begin, read before the rest.
+
+        Records are read in order of their ``run.json`` modification time, newest first, until
+        no unread run can start later than the ``k``-th newest read so far (a record is written
+        after its run's start; :data:`PREVIEW_SLACK` allows for clock granularity). What is read
+        here is kept, so the full listing after it re-reads none of it. ``None`` if ``runs/``
+        holds fewer than ``min_runs`` entries, or when :data:`PREVIEW_MAX_READS` records did not
+        settle the order (runs started long before they were last written).
+        """
+        names = self._scan()
+        if len(names) < max(min_runs, 1):
+            return None
+        base = self.runs_dir
+        stamped = []
+        for name in names:
+            try:
+                stamped.append((os.stat(f"{base}/{name}/{fmt.RUN_RECORD}").st_mtime, name))
+            except OSError:
+                continue  # no record to date it by: it comes with the full listing
+        stamped.sort(reverse=True)
+        rows: list[RunRow] = []
+        starts: list[float] = []  # the k latest starts read so far (a min-heap)
+        with _gc_paused():
+            for i, (_mtime, name) in enumerate(stamped):
+                if i >= PREVIEW_MAX_READS:
+                    return None
+                row = self._row(name)
+                if row is not None:
+                    rows.append(row)
+                    heapq.heappush(starts, row.start_date.timestamp())
+                    if len(starts) > k:
+                        heapq.heappop(starts)
+                nxt = stamped[i + 1][0] if i + 1 < len(stamped) else None
+                if len(starts) == k and (nxt is None or starts[0] > nxt + PREVIEW_SLACK):
+                    break
+        self.problems = []
+        rows.sort(key=newest_first)
+        return rows[:k]
 
     def run_row(self, name: str) -> RunRow:
         """The row of one run (re-read if its record changed).

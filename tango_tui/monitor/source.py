@@ -206,6 +206,15 @@ class WorkspaceSource:
         self._redetect()
         return self._reader.list_runs(None if changed_names is None else set(changed_names))  # type: ignore[no-any-return]
 
+    def newest_runs(self, k: int, min_runs: int = 0) -> list[RunRow] | None:
+        """The first ``k`` rows :meth:`list_runs` will give, read before the others, so a big
+        workspace's newest runs can be shown early; ``None`` if ``runs/`` has fewer than
+        ``min_runs`` entries or this kind of workspace cannot tell them apart early. The rows
+        read here are not read again by the next listing."""
+        self._redetect()
+        newest = getattr(self._reader, "newest_runs", None)
+        return None if newest is None else newest(k, min_runs)  # type: ignore[no-any-return]
+
     def run_detail(self, name: str) -> RunDetail:
         """All steps of run ``name`` (targets and dependencies), dependencies first.
 

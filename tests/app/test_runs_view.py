@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app_support import cell, row_keys, wait_for
+import pytest
+from app_support import Echo, cell, row_keys, wait_for
 
 from tango_tui.app import make_app
 from tango_tui.app.screens.help import HelpScreen
@@ -163,3 +164,32 @@ async def test_command_palette_opens(workspace: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="back")
+
+
+async def test_a_big_workspace_shows_its_newest_runs_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tango_tui import LocalWorkspace
+    from tango_tui.app.screens import runs as runs_mod
+
+    # "Big" from 4 runs on: the two newest come first, then the full list.
+    monkeypatch.setattr(runs_mod, "PREVIEW_MIN_RUNS", 4)
+    monkeypatch.setattr(runs_mod, "PREVIEW_ROWS", 2)
+    ws = LocalWorkspace(tmp_path)
+    names = [f"run{i}" for i in range(5)]
+    for name in names:
+        ws.register_run([Echo(x=name, step_name="s")], name=name)
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.loaded and app.screen.query_one(RunsTable))
+        assert app.screen.shown_early == 2
+        assert row_keys(table) == names[::-1]  # the full list, newest first
+        assert table.selected_run == "run4"
+        assert app.screen.loads == 1  # the early rows are not a list of their own
+
+
+async def test_a_small_workspace_is_shown_in_one_go(workspace: Path) -> None:
+    app = make_app(str(workspace))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.loaded)
+        assert app.screen.shown_early == 0
