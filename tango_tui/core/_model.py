@@ -7,7 +7,7 @@ Datetimes are timezone-aware UTC and serialise as ISO 8601 strings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -350,6 +350,12 @@ class LazyStepInfos(Mapping[str, StepInfo]):
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def values(self) -> ValuesView[StepInfo]:  # the loaded dict's own: no lookup per record
+        return self._load().values()
+
+    def items(self) -> ItemsView[str, StepInfo]:
+        return self._load().items()
 
     def unique_ids(self) -> dict[str, str]:
         """``{step name: unique id}`` without loading anything."""

@@ -23,7 +23,7 @@ from tango_tui.core import _format
 from tango_tui.core._errors import RecordError
 from tango_tui.core._format import STEP_FORMAT, parse_record, read_record
 from tango_tui.core._local import LocalWorkspace
-from tango_tui.core._model import Owner, Progress, StepInfo, StepState, utc_now
+from tango_tui.core._model import LazyStepInfos, Owner, Progress, StepInfo, StepState, utc_now
 
 GOOD = b'{"format":"tango-tui.step","version":1,"step":{"unique_id":"A-1","step_class_name":"A"}}'
 
@@ -163,3 +163,30 @@ def test_a_forked_child_names_its_temporary_files_apart_from_its_parent(tmp_path
     assert f".{pid}." in child_name and f".{os.getpid()}." in parent_name
     assert parent_token[:8] != child_token[:8]  # a fresh random token, not the parent's
     assert _format.tmp_path(str(tmp_path), "step.json") != parent_name  # a serial per name
+
+
+def test_a_runs_steps_load_once_and_values_items_agree_with_lookups(tmp_path: Path) -> None:
+    ws = LocalWorkspace(tmp_path / "ws")
+    a = Echo(value="a", step_name="a")
+    b = Echo(value=a, step_name="b")
+    ws.register_run([a, b], name="r")
+    ws.step_starting(a)
+    ws.step_finished(a, "a")
+    steps = LocalWorkspace(tmp_path / "ws").registered_run("r").steps
+    assert isinstance(steps, LazyStepInfos)
+    loads: list[str] = []
+    real = steps._loader  # the workspace's own loader, counted
+
+    def counted(uid: str) -> StepInfo:
+        loads.append(uid)
+        return real(uid)
+
+    steps._loader = counted
+    assert len(steps) == 2 and sorted(steps) == ["a", "b"] and loads == []
+    assert "zzz" not in steps and loads == []  # a missing name loads nothing
+    values = list(steps.values())
+    assert sorted(loads) == sorted([a.unique_id, b.unique_id])
+    assert values == [steps[name] for name in steps]
+    assert dict(steps.items()) == {name: steps[name] for name in steps} == dict(steps)
+    assert [v.state for v in values] == [StepState.COMPLETED, StepState.INCOMPLETE]
+    assert len(loads) == 2  # loaded once, whatever is asked afterwards
