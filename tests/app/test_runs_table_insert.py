@@ -176,3 +176,66 @@ async def test_the_row_under_the_pointer_is_highlighted_until_a_key_moves_the_cu
         assert background(3) != plain and background(5) == plain  # row 4 is even too
         await pilot.press("down")
         assert table.hover_row is None and background(3) == plain
+
+
+def _screen_line_of(table: RunsTable, name: str) -> int:
+    """The screen line (1 = first row under the header) that draws run ``name``."""
+    return next(y for y in range(1, table.size.height) if name in table.render_line(y).text)
+
+
+async def test_runs_arriving_above_a_scrolled_view_leave_the_cursor_row_where_it_is() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        rows = _newest_first([_row(i) for i in range(100)])
+        await _filled(pilot, table, rows)
+        table.move_cursor(row=60, animate=False)  # scrolls: the cursor row is the last line
+        await pilot.pause()
+        line = _screen_line_of(table, "run-039")
+        table.set_rows(_newest_first([*rows, *(_row(i) for i in range(100, 103))]))
+        await pilot.pause()
+        assert table.selected_run == "run-039"
+        assert _screen_line_of(table, "run-039") == line  # nothing moved under the reader
+
+
+async def test_many_runs_arriving_above_never_push_the_cursor_off_screen() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        rows = _newest_first([_row(i) for i in range(50)])
+        await _filled(pilot, table, rows)
+        table.move_cursor(row=20, animate=False)  # view at the top, cursor on line 21
+        await pilot.pause()
+        table.set_rows(_newest_first([*rows, *(_row(i) for i in range(50, 150))]))
+        await pilot.pause()
+        assert table.selected_run == "run-029"
+        assert _screen_line_of(table, "run-029") == 21
+
+
+async def test_at_the_top_new_runs_show_and_the_cursor_keeps_its_run() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        rows = _newest_first([_row(i) for i in range(50)])
+        await _filled(pilot, table, rows)
+        table.move_cursor(row=2, animate=False)
+        await pilot.pause()
+        table.set_rows(_newest_first([*rows, _row(50), _row(51)]))
+        await pilot.pause()
+        assert "run-051" in table.render_line(1).text  # the newest run is in view
+        assert table.selected_run == "run-047" and _screen_line_of(table, "run-047") == 5
+
+
+async def test_a_filter_that_hides_the_selected_run_puts_the_cursor_on_the_first_match() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        rows = _newest_first(
+            [_row(i, RunStatus.FAILED if i % 5 == 0 else RunStatus.COMPLETED) for i in range(40)]
+        )
+        await _filled(pilot, table, rows)
+        table.move_cursor(row=3, animate=False)  # run-036, completed
+        await pilot.pause()
+        table.set_filter("failed")
+        await pilot.pause()
+        assert table.selected_run == "run-035"  # the first failed run, not the 4th

@@ -204,13 +204,33 @@ class LineTable(TableMouse, can_focus=True):
         return cut(value, width).plain if width else value.plain
 
     def _structure_changed(self) -> None:
+        """Rows came, went or moved: keep the cursor on its row and that row where it was.
+
+        The cursor stays on the same key. If that row is on screen, it stays on the same screen
+        line (rows arriving above it scroll out of view instead of pushing it down), except when
+        the view is at the very top and the row is still visible there: then the new rows show
+        (a dashboard watched from the top sees new runs arrive). A cursor whose row is gone (a
+        filter hid it) goes to the first row.
+        """
+        old_index, old_top = self._cursor, int(self.scroll_y)
+        visible = max(1, self.size.height - 1)  # the header takes a line
+        was_on_screen = old_top <= old_index < old_top + visible
         self._pos = None
-        if self._cursor_key is not None and self._cursor_key in self.rows:
+        kept = self._cursor_key is not None and self._cursor_key in self.rows
+        if kept:
+            assert self._cursor_key is not None
             self._cursor = self.rows[self._cursor_key]
         else:
-            self._cursor = max(0, min(self._cursor, len(self._keys) - 1))
+            self._cursor = 0
         self._cursor_key = self._keys[self._cursor] if self._keys else None
         self._update_virtual_size()
+        if kept and was_on_screen and self._cursor != old_index:
+            at_top_and_visible = old_top == 0 and self._cursor < visible
+            if not at_top_and_visible:
+                top = max(0, self._cursor - (old_index - old_top))
+                self.scroll_to(y=top, animate=False, immediate=True)
+        elif not kept:
+            self._scroll_to_cursor()
         self.refresh()
 
     # ----- the cursor ---------------------------------------------------------------------
