@@ -250,11 +250,13 @@ class LogView(MatchCounting):
         self._show_status()
 
     def action_search_next(self) -> None:
-        """Find the next match below the top line."""
+        """Find the next match: after the current one if it is on screen, else from the top
+        line of the view on."""
         self._start_search(forward=True)
 
     def action_search_prev(self) -> None:
-        """Find the previous match above the top line."""
+        """Find the previous match: before the current one if it is on screen, else above the
+        top line of the view."""
         self._start_search(forward=False)
 
     def _start_search(self, forward: bool) -> None:
@@ -262,11 +264,15 @@ class LogView(MatchCounting):
         if not self.search_text or lines.path is None:
             return
         match = self.match
-        if match is not None:
-            # Continue from the last match: the line after it, or the lines before it.
+        window = lines.window
+        if match is not None and any(line.offset == match[0] for line in window):
+            # The match is on screen: continue from it, the line after it or those before it.
             start = match[1] if forward else match[0]
-        elif lines.window:
-            start = lines.window[0].offset if forward else lines.window[-1].end
+        elif window:
+            # The view moved away from the match (or there is none yet): go on from where the
+            # user is looking, like less and vim: the first match from the top line on, or
+            # the last one above it.
+            start = window[0].offset
         else:
             start = 0
         self.search_status = f"searching {self.search_text!r}…"
