@@ -239,3 +239,20 @@ async def test_a_filter_that_hides_the_selected_run_puts_the_cursor_on_the_first
         table.set_filter("failed")
         await pilot.pause()
         assert table.selected_run == "run-035"  # the first failed run, not the 4th
+
+
+async def test_shift_s_reverses_the_sort_and_a_narrow_header_keeps_its_marker() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        await _filled(pilot, table, _newest_first([_row(i) for i in range(5)]))
+        table.focus()
+        await pilot.press("S")  # newest first -> oldest first
+        assert row_keys(table)[0] == "run-000"
+        assert table.render_line(0).text.count("▲") == 1
+        await pilot.press("S")
+        assert row_keys(table)[0] == "run-004"
+        for _ in range(len(table.shown_keys)):  # every shown column in turn
+            await pilot.press("s")
+            header = table.render_line(0).text
+            assert header.count("▲") + header.count("▼") == 1, (table.sort_column, header)

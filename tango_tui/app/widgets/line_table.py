@@ -310,14 +310,18 @@ class LineTable(TableMouse, can_focus=True):
         self._build_columns()
         self.refresh_line(int(self.scroll_y))
 
-    def _label(self, key: str, label: str) -> Text:
-        if self.sort_marker is not None and self.sort_marker[0] == key:
-            return Text(f"{label} {'▼' if self.sort_marker[1] else '▲'}")
-        return Text(label)
+    def _label(self, key: str, label: str, width: int) -> Text:
+        """The header label, with the sort marker kept visible in a narrow column."""
+        if self.sort_marker is None or self.sort_marker[0] != key:
+            return Text(label)
+        mark = "▼" if self.sort_marker[1] else "▲"
+        if len(label) + 2 <= width:
+            return Text(f"{label} {mark}")
+        return Text(f"{label[: max(1, width - 1)]}{mark}")
 
     def _build_columns(self) -> None:
         self.columns = {
-            ColumnKey(k): Column(ColumnKey(k), self._label(k, label), w)
+            ColumnKey(k): Column(ColumnKey(k), self._label(k, label, w), w)
             for k, label, w in self.layout_cols
         }
         self._header = None

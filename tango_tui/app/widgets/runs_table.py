@@ -82,7 +82,10 @@ class RunsTable(LineTable):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, tooltip="Next row"),
         Binding("k", "cursor_up", "Up", show=False, tooltip="Previous row"),
-        Binding("s", "cycle_sort", "Sort", tooltip="Sort by the next column (again: reverse)"),
+        Binding("s", "cycle_sort", "Sort", tooltip="Sort by the next column"),
+        Binding(
+            "S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the order of the sort"
+        ),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -229,10 +232,18 @@ class RunsTable(LineTable):
         at = keys.index(self.sort_column) if self.sort_column in keys else -1
         nxt = keys[(at + 1) % len(keys)]
         self.sort_by(nxt)
-        self.notify(
-            f"sorted by {LABELS[nxt]} ({'descending' if self.sort_reverse else 'ascending'})",
-            timeout=2,
-        )
+        self._say_sort()
+
+    def action_reverse_sort(self) -> None:
+        """Reverse the order of the current sort column."""
+        self.sort_by(self.sort_column, reverse=not self.sort_reverse)
+        self._say_sort()
+
+    def _say_sort(self) -> None:
+        # One notice at a time: pressing s repeatedly must not pile them up over the table.
+        self.app.clear_notifications()
+        order = "descending" if self.sort_reverse else "ascending"
+        self.notify(f"sorted by {LABELS[self.sort_column]} ({order})", timeout=1.5)
 
     def tick(self) -> None:
         """Advance the duration of running runs (called every second)."""
