@@ -450,8 +450,9 @@ def _workspace_view(cfg: dict[str, Any], work: Path, shared: dict[str, Any], say
                 continue
             paints.append(t - t0)
             if rep == 0:
-                # The table goes on filling in chunks after the first screenful: "settled" is
-                # the first 1 s window under 10 % of a core after that (the app is then idle).
+                # The newest runs are shown before the other records are read; then come the
+                # full list and the watcher's recursive watch of runs/: "settled" is the first
+                # 1 s window under 10 % of a core after the first paint (the app is then idle).
                 settled = None
                 while time.monotonic() - t < 120:
                     c0, w0 = app.cpu_seconds(), time.monotonic()
