@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from app_support import wait_for
 from test_log_view import open_log, texts, write
 
 from tango_tui.app import make_app
+from tango_tui.app.widgets import log_lines
 from tango_tui.app.widgets.log_lines import CURRENT_MATCH_STYLE, MATCH_STYLE, LogLines
 from tango_tui.app.widgets.log_view import LogView
 
@@ -66,7 +68,10 @@ async def test_status_puts_the_vanished_path_on_its_own_line(
         assert status.size.height >= 2
 
 
-async def test_one_new_line_and_the_reread_notice_clears(workspace: Path, tmp_path: Path) -> None:
+async def test_one_new_line_and_the_reread_notice_clears(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_lines, "NOTICE_SECONDS", 3.0)  # the remark's lifetime, shortened
     log = tmp_path / "n.log"
     write(log, [f"line {i}" for i in range(100)], "w")
     app = make_app(str(workspace))
@@ -75,7 +80,10 @@ async def test_one_new_line_and_the_reread_notice_clears(workspace: Path, tmp_pa
         write(log, ["after truncate"], "w")
         await wait_for(pilot, lambda: lines.notice, what="truncation notice")
         write(log, [f"more {i}" for i in range(100)])
-        await wait_for(pilot, lambda: lines.notice is None, what="notice cleared by new lines")
+        await wait_for(pilot, lambda: texts(lines)[-1] == "more 99", what="new lines shown")
+        # A rewrite is a truncation then writes: the lines that follow do not hide the remark.
+        assert "truncated" in (lines.notice or "")
+        await wait_for(pilot, lambda: lines.notice is None, what="notice cleared in time")
         await pilot.press("k")  # pause
         assert not lines.follow
         write(log, ["one more"])

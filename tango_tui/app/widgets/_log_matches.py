@@ -47,6 +47,8 @@ class MatchCount:
     """The count stopped at the cap or the time limit before the end."""
     running: bool = False
     """A worker is counting."""
+    stopped: bool = False
+    """Escape stopped the count (it does not start again for this search)."""
 
     def stale(self, log: LogFile, text: str) -> bool:
         """Whether this count is of another search or another file."""
@@ -61,13 +63,20 @@ class MatchCount:
         m = len(self.offsets)
         if self.running and not m:
             return "counting matches…"
-        total = f"{m:,}+" if self.capped or self.running else f"{m:,}"
         k = bisect_left(self.offsets, offset)
+        least = m
         if k < m and self.offsets[k] == offset:
             rank = f"{k + 1:,}"
         else:
             rank = "?"  # past where the count stopped
-        more = " (counting…)" if self.running else ""
+            least = max(m, 1)  # the match shown is one, even if the count never reached it
+        total = f"{least:,}+" if self.capped or self.running else f"{least:,}"
+        if self.running:
+            more = " (counting…)"
+        elif self.stopped:
+            more = " (count stopped)"
+        else:
+            more = ""
         return f"match {rank} of {total}{more}"
 
 
@@ -83,8 +92,11 @@ class MatchesCounted(Message, bubble=False):
         covered: int,
         capped: bool,
         error: str | None = None,
+        count: MatchCount | None = None,
     ) -> None:
         super().__init__()
+        self.count = count
+        """The count this run was for (a run stopped by Escape reports to it alone)."""
         self.log = log
         self.text = text
         self.generation = generation
@@ -117,7 +129,7 @@ class MatchCounting(Vertical):
         if matches is None or not matches.running:
             return False
         self.workers.cancel_group(self, "log-match-count")
-        matches.running, matches.capped = False, True
+        matches.running, matches.capped, matches.stopped = False, True, True
         self._describe_match()
         return True
 
@@ -134,16 +146,19 @@ class MatchCounting(Vertical):
         if count is None or count.stale(log, text):
             self.workers.cancel_group(self, "log-match-count")
             count = self._matches = MatchCount(text, log.generation)
+        if count.stopped:
+            return  # Escape stopped it: a new search counts again
         if count.covered == 0 and not count.running or count.wants_more(log):
             count.running = True
-            self._count_matches(log, text, count.generation, list(count.offsets), count.covered)
+            self._count_matches(log, text, count, list(count.offsets), count.covered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="log-match-count")
     def _count_matches(
-        self, log: Any, text: str, generation: int, found: list[int], start: int
+        self, log: Any, text: str, count: MatchCount, found: list[int], start: int
     ) -> None:
         """Count matching lines from ``start`` (capped by number and time) in a thread."""
         worker = get_current_worker()
+        generation = count.generation
         deadline = time.monotonic() + COUNT_SECONDS
         try:
             covered = log.count_matches(
@@ -160,6 +175,11 @@ class MatchCounting(Vertical):
         if not worker.is_cancelled:
             capped = len(found) >= MATCH_CAP or time.monotonic() > deadline
             self.post_message(MatchesCounted(log, text, generation, found, covered, capped))
+        elif count.stopped:
+            # Stopped by Escape: what was counted so far still gives "match k of m+".
+            self.post_message(
+                MatchesCounted(log, text, generation, found, covered, True, count=count)
+            )
 
     def on_matches_counted(self, message: MatchesCounted) -> None:
         count = self._matches
@@ -167,6 +187,8 @@ class MatchCounting(Vertical):
             return
         if count.stale(message.log, message.text) or message.generation != count.generation:
             return
+        if message.count is not None and message.count is not count:
+            return  # a stopped run of an earlier search for the same text
         count.offsets, count.covered = message.offsets, message.covered
         count.capped, count.running = message.capped, False
         if message.error:

@@ -196,7 +196,7 @@ class LogLines(LineCounting, can_focus=True):
             self.problem = f"{change.problem or 'log file vanished'}: {self.path}"
         elif change.reset:
             self.problem = None
-            self.set_notice(f"file was {change.kind.value}: re-read")
+            self.set_notice(f"file was {change.kind.value}{_REREAD}")
             self.new_lines = 0
             self.goto_line = None  # a line number of the file that was there before
             self.moving = False
@@ -210,7 +210,8 @@ class LogLines(LineCounting, can_focus=True):
             self.problem = None
             if self.show_numbers:
                 self.ensure_count()  # an append too big to count inline is counted here
-            self.notice = None  # a re-read remark is stale once new lines arrive
+            if not self.notice_is_reread():
+                self.notice = None  # other remarks are stale once new lines arrive
             if self.follow:
                 if self._follow_timer is not None:
                     return  # a repaint is already due; it reads the tail as it is then
@@ -224,6 +225,8 @@ class LogLines(LineCounting, can_focus=True):
                 last = self.window[-1] if self.window else None
                 if last is None or not last.complete or len(self.window) < self.body_height:
                     self._read_from(self.window[0].offset if self.window else 0)
+                    if self.window and self.window[-1].end >= self._log.size:
+                        self.new_lines = 0  # every line that came is on screen
         self._changed()
 
     def _follow_flush(self) -> None:
@@ -232,6 +235,11 @@ class LogLines(LineCounting, can_focus=True):
         if self.follow and self._log is not None:
             self._read_tail()
             self._changed()
+
+    def notice_is_reread(self) -> bool:
+        """Whether the remark shown says the file was truncated or replaced: it stays its
+        few seconds even when lines arrive at once (a rewrite is truncate, then write)."""
+        return self.notice is not None and self.notice.endswith(_REREAD)
 
     def set_notice(self, notice: str) -> None:
         """Show a one-off remark for a few seconds."""
@@ -278,8 +286,9 @@ class LogLines(LineCounting, can_focus=True):
                 self._read_tail()
         self.post_message(self.StatusChanged())
 
-    def scroll_by_lines(self, n: int) -> None:
-        """Scroll ``n`` lines (negative: up). Up pauses following; reaching the end resumes it."""
+    def scroll_by_lines(self, n: int, *, always_pause: bool = True) -> None:
+        """Scroll ``n`` lines (negative: up). Up pauses following (with ``always_pause`` off,
+        as for the mouse wheel, only if the view moved); reaching the end resumes it."""
         if self._log is None or not self.window or n == 0:
             return
         h = self.body_height
@@ -294,7 +303,10 @@ class LogLines(LineCounting, can_focus=True):
                 before = self._log.lines_before(self.window[0].offset, -n)
                 if before:
                     self.window = (before + self.window)[:h]
-                self.follow = False  # up always pauses, even with the first line on screen
+                if before or always_pause:
+                    # A key up always pauses, even with the first line on screen; a wheel
+                    # turn over a log that fits the pane moved nothing and does not.
+                    self.follow = False
             else:
                 after = self._log.lines_after(self.window[-1].end, n)
                 if after:
@@ -350,11 +362,14 @@ class LogLines(LineCounting, can_focus=True):
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         event.stop()
-        self.scroll_by_lines(-3)
+        self.scroll_by_lines(-3, always_pause=False)
 
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         event.stop()
         self.scroll_by_lines(3)
+
+
+_REREAD = ": re-read"
 
 
 def _describe(path: Path | None, error: OSError) -> str:

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,6 +15,7 @@ from textual.widgets import Input, Static
 
 from ._log_goto import HINT, parse_goto
 from ._log_matches import MatchCounting
+from ._log_status import fit, middle_ellipsis, status_parts
 from .log_lines import LogLines
 
 
@@ -132,50 +132,23 @@ class LogView(MatchCounting):
 
     def _show_status(self) -> None:
         lines = self.lines
-        text = Text()
-        if lines.follow:
-            text.append("● following", style="bold green")
-        else:
-            text.append("⏸ paused", style="bold yellow")
-            if lines.new_lines:
-                n = lines.new_lines
-                text.append(f"  {n} new line{'' if n == 1 else 's'}", style="bold")
-            text.append("  (f or G to follow)", style="dim")
         log = lines.logfile
-        if log is not None and lines.window and log.size:
-            # Position by bytes: needs no line count, so it is right at once on a 1 GB log.
-            text.append(
-                f"  {min(100, lines.window[-1].end * 100 // log.size)}% of {_size(log.size)}",
-                style="dim",
-            )
-            number = lines.first_number()
-            if number is not None:
-                total = log.line_count
-                of = f" of {total:,}" if total is not None else ""
-                text.append(f"  line {number:,}{of}", style="dim")
-        progress = lines.count_progress
-        if lines.goto_line is not None:
-            done = f" {progress:.0%}" if progress is not None else ""
-            text.append(
-                f"  → line {lines.goto_line:,}: counting lines{done} (esc: stop)", style="cyan"
-            )
-        elif lines.moving:
-            text.append("  moving… (esc: stop)", style="cyan")
-        elif progress is not None and lines.show_numbers:
-            text.append(f"  counting lines {progress:.0%} (esc: stop)", style="dim")
-        if lines.wrap:
-            text.append("  wrap", style="cyan")
-        elif lines.x_offset:
-            text.append(f"  col {lines.x_offset + 1} (0: back)", style="cyan")
+        # The pane's width less the status line's padding; 0 before the first layout.
+        width = max(0, self.size.width - 2)
+        size = _size(log.size) if log is not None and log.size else None
+        text = fit(status_parts(lines, size=size), width)
         # Problems name a path and searches a position: each gets its own line, so neither
-        # is cut at the pane's width.
+        # is lost; a path too long for the pane keeps its file name.
         if self.search_status:
             text.append(f"\n{self.search_status}", style="cyan")
         if lines.problem:
-            text.append(f"\n{lines.problem}", style="bold red")
+            text.append(f"\n{middle_ellipsis(lines.problem, width)}", style="bold red")
         elif lines.notice:
             text.append(f"\n{lines.notice}", style="yellow")
         self.query_one("#log-status", Static).update(text)
+
+    def on_resize(self) -> None:
+        self._show_status()  # fitted to the width
 
     # -- search ---------------------------------------------------------------------------
 
