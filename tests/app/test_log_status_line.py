@@ -153,11 +153,33 @@ async def test_status_fits_a_narrow_pane_and_keeps_the_file_name(
         await wait_for(pilot, lambda: "line 1,000" in status_lines(app)[0], what="position")
         first = status_lines(app)[0]
         assert "paused" in first and len(first) <= width, first
-        assert len(status_lines(app)) == 1  # it did not wrap
+        assert len(status_lines(app)) == 1
+        status = app.screen.query_one("#log-status")
+        assert status.size.height == 1  # it did not wrap
+        await pilot.press("slash", *"a search for words that this log does not hold", "enter")
+        await wait_for(pilot, lambda: "not found" in status_lines(app)[1], what="not found")
+        await pilot.pause()
+        assert status.size.height == 2  # the search's line is cut, not wrapped
         log.unlink()
         await wait_for(pilot, lambda: lines.problem, what="vanished")
-        await wait_for(pilot, lambda: len(status_lines(app)) == 2, what="problem line")
-        problem = status_lines(app)[1]
+        await wait_for(pilot, lambda: len(status_lines(app)) == 3, what="problem line")
+        problem = status_lines(app)[2]
         assert len(problem) <= width and "…" in problem, problem
         assert problem.startswith("log file vanished: ")
         assert problem.endswith("/train-output.log")
+
+
+async def test_a_log_renamed_away_and_back_is_followed_again(
+    workspace: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "away.log"
+    write(log, ["same file"], "w")
+    app = make_app(str(workspace))
+    async with app.run_test(size=SIZE) as pilot:
+        lines = await open_log(pilot, app, log)
+        os.rename(log, tmp_path / "aside.log")
+        await wait_for(pilot, lambda: lines.problem, what="vanished")
+        os.rename(tmp_path / "aside.log", log)  # the same file back, not a byte changed
+        await wait_for(pilot, lambda: lines.problem is None, what="back")
+        await wait_for(pilot, lambda: "following" in status_lines(app)[0], what="following")
+        assert len(status_lines(app)) == 1 and texts(lines) == ["same file"]

@@ -190,6 +190,10 @@ class LogLines(LineCounting, can_focus=True):
             self._changed()
             return
         if change.kind is ChangeKind.NONE:
+            if self.problem is not None and self._log.problem is None:
+                # Back under its name unchanged (renamed away and back): nothing else says so.
+                self.problem = None
+                self._changed()
             return
         if change.kind is ChangeKind.VANISHED:
             # Keep showing what was read; say what happened where the lines are.

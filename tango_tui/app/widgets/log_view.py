@@ -30,7 +30,10 @@ class LogView(MatchCounting):
     DEFAULT_CSS = """
     LogView { height: 1fr; border: round $panel; }
     LogView:focus-within { border: round $accent; }
-    LogView > #log-status { height: auto; max-height: 3; padding: 0 1; background: $boost; }
+    LogView > #log-status {
+        height: auto; max-height: 3; padding: 0 1; background: $boost;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     LogView > #log-search { display: none; height: 3; border: tall $accent; }
     LogView > #log-search.-shown { display: block; }
     LogView > #log-goto { display: none; height: 3; border: tall $accent; }
