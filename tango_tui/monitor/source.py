@@ -213,7 +213,7 @@ class WorkspaceSource:
         read here are not read again by the next listing."""
         self._redetect()
         newest = getattr(self._reader, "newest_runs", None)
-        return None if newest is None else newest(k, min_runs)  # type: ignore[no-any-return]
+        return None if newest is None else newest(k, min_runs)
 
     def run_detail(self, name: str) -> RunDetail:
         """All steps of run ``name`` (targets and dependencies), dependencies first.
