@@ -306,8 +306,9 @@ def cmd_show(path: str, run: str, *, as_json: bool = False, out: TextIO | None =
 
 
 def _run_end(src: Any, row: Any, now: datetime) -> datetime | None:
-    """Where a run's duration stops: its end, now while it runs, else (crashed, interrupted) the
-    last time its record was written (None, shown blank, if that is unknown)."""
+    """Where a run's duration stops: its end, now while it runs, else (crashed, interrupted) its
+    last sign of life as the listing found it (else the last time its record was written; None,
+    shown blank, if that is unknown)."""
     from .core._format import RUN_RECORD
     from .core._model import RunStatus
 
@@ -315,6 +316,8 @@ def _run_end(src: Any, row: Any, now: datetime) -> datetime | None:
         return row.end_date  # type: ignore[no-any-return]
     if row.status == RunStatus.RUNNING:
         return now
+    if getattr(row, "last_seen", None) is not None:
+        return row.last_seen  # type: ignore[no-any-return]
     try:
         mtime = os.stat(os.path.join(src.root, "runs", row.name, RUN_RECORD)).st_mtime
     except OSError:

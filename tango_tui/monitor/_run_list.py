@@ -27,6 +27,7 @@ from ..core._errors import RecordError, WorkspaceError
 from ..core._liveness import owner_is_alive
 from ..core._model import RunStatus, StepState
 from ._activity import activity_for
+from ._last_seen import last_sign_of_life
 from ._plan import RunRecord, newest_first, summarize_run
 from ._rows import RunRow, SourceProblem
 from ._snapshot import StatKey
@@ -126,6 +127,7 @@ class RunList:
         self._records: dict[str, tuple[StatKey, RunRecord | RecordError]] = {}
         # name -> (row, the record it was made from, whether its status depends on liveness)
         self._rows: dict[str, tuple[RunRow | None, RunRecord | RecordError | None, bool]] = {}
+        self._crash_times: dict[str, tuple[StatKey, datetime | None]] = {}
 
     # ----- reading ---------------------------------------------------------------------------
     def record(self, name: str) -> RunRecord | RecordError | None:
@@ -277,7 +279,22 @@ class RunList:
         if live and row is not None:
             row.status = self._run_status(rec)  # type: ignore[arg-type]
             row.counts = self._counts(rec, row.status)  # type: ignore[arg-type]
+        if row is not None and row.status == RunStatus.CRASHED and row.end_date is None:
+            row.last_seen = self._crash_seen(name, row.last_seen)
         return row
+
+    def _crash_seen(self, name: str, record_mtime: datetime | None) -> datetime | None:
+        """When a crashed run's process last wrote anything (see :mod:`._last_seen`), cached
+        while its record's stat stays the same (a dead run's files no longer change)."""
+        hit = self._records.get(name)
+        key = hit[0] if hit else None
+        cached = self._crash_times.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        when = last_sign_of_life(os.path.dirname(self.runs_dir), name)
+        seen = datetime.fromtimestamp(when, UTC) if when is not None else record_mtime
+        self._crash_times[name] = (key, seen)
+        return seen
 
     @staticmethod
     def _liveness_dependent(rec: object) -> bool:

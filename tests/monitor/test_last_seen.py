@@ -13,10 +13,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+from tango_tui.core import RunStatus
 from tango_tui.core import _format as fmt
 from tango_tui.monitor._last_seen import last_sign_of_life
+from tango_tui.monitor.source import open_source
 
 PIPELINE = textwrap.dedent(
     """
@@ -81,6 +84,10 @@ def test_a_killed_runs_last_sign_of_life_is_its_step_logs_last_write(tmp_path: P
         seen = last_sign_of_life(root, "doomed")
         assert seen == log.stat().st_mtime
         assert seen > record.stat().st_mtime + 0.5  # the record alone would say "died early"
+        # What the runs list (and `tango-tui ls`) shows as the crashed run's end.
+        (row,) = open_source(root).list_runs()
+        assert row.status == RunStatus.CRASHED
+        assert row.last_seen == datetime.fromtimestamp(seen, UTC)
 
 
 def test_nothing_to_stat_is_none_and_a_garbled_record_still_gives_its_mtime(
