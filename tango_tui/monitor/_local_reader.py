@@ -8,6 +8,7 @@ reused while their ``stat`` is unchanged). It never writes, creates or locks any
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -308,6 +309,11 @@ class LocalReader:
         ):
             reason = StepReason.NOT_REACHED
         progress = self.step_progress(rs.unique_id, run) if state == StepState.RUNNING else None
+        log_path = self._log_path(log_rel)
+        last_seen = None
+        if state == StepState.CRASHED and end is None and log_path is not None:
+            with contextlib.suppress(OSError):  # the attempt's log: its last sign of life
+                last_seen = datetime.fromtimestamp(log_path.stat().st_mtime, UTC)
         return StepRow(
             unique_id=rs.unique_id,
             name=rs.name,
@@ -320,9 +326,10 @@ class LocalReader:
             end_time=end,
             error=error,
             dependencies=rs.dependencies,
-            log_path=self._log_path(log_rel),
+            log_path=log_path,
             progress=progress,
             problem=problem,
+            last_seen=last_seen,
         )
 
 

@@ -102,6 +102,8 @@ class StepRow:
     """The latest progress report of a RUNNING step."""
     problem: str | None = None
     """Why the row may be stale (its step record is unreadable), if so."""
+    last_seen: datetime | None = None
+    """For a CRASHED attempt: the last write to its log (where its duration stops)."""
 
     def to_json_dict(self) -> dict[str, Any]:
         """The stable JSON form of one step in ``tango-tui show --json``."""

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tango_tui.core import RunStatus
+from tango_tui.core import RunStatus, StepState
 from tango_tui.core import _format as fmt
 from tango_tui.monitor._last_seen import last_sign_of_life
 from tango_tui.monitor.source import open_source
@@ -85,9 +85,14 @@ def test_a_killed_runs_last_sign_of_life_is_its_step_logs_last_write(tmp_path: P
         assert seen == log.stat().st_mtime
         assert seen > record.stat().st_mtime + 0.5  # the record alone would say "died early"
         # What the runs list (and `tango-tui ls`) shows as the crashed run's end.
-        (row,) = open_source(root).list_runs()
+        source = open_source(root)
+        (row,) = source.list_runs()
         assert row.status == RunStatus.CRASHED
         assert row.last_seen == datetime.fromtimestamp(seen, UTC)
+        # And the run view's row of the step that died: its duration stops at its log's end.
+        (step,) = source.run_detail("doomed").steps
+        assert step.state == StepState.CRASHED and step.end_time is None
+        assert step.last_seen == datetime.fromtimestamp(log.stat().st_mtime, UTC)
 
 
 def test_nothing_to_stat_is_none_and_a_garbled_record_still_gives_its_mtime(

@@ -69,7 +69,11 @@ class StepsTable(FixedWidthTable):
                 "state": fmt.state_text(step.state),
                 "name": name,
                 "start": Text(fmt.fmt_time(step.start_time)),
-                "duration": Text(fmt.duration_text(step.start_time, step.end_time, running)),
+                "duration": Text(
+                    fmt.duration_text(
+                        step.start_time, step.end_time or getattr(step, "last_seen", None), running
+                    )
+                ),
                 "uid": Text(step.unique_id, style="dim"),
                 "why": self._why(step),
             }
