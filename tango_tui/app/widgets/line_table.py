@@ -21,13 +21,13 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.widgets.data_table import Column, ColumnKey
 
+from ._table_columns import TableColumns
 from ._table_mouse import TableMouse
-from .fast_table import CELL_PADDING, SCROLLBAR, Col, cut, fit_columns
+from .fast_table import CELL_PADDING, Col, cut
 
 LINE_CACHE_SIZE = 2000
 """Drawn rows kept (a few screenfuls, plus rows scrolled past recently)."""
@@ -47,7 +47,7 @@ class TableMessage(Message):
         return self.table
 
 
-class LineTable(TableMouse, can_focus=True):
+class LineTable(TableColumns, TableMouse, can_focus=True):
     """A header line and one line per row, in fixed-width columns, with a row cursor.
 
     Rows are identified by string keys. The cursor follows its row's key when rows are added,
@@ -293,52 +293,6 @@ class LineTable(TableMouse, can_focus=True):
         """Announce the row under the cursor as chosen."""
         if self._cursor_key is not None:
             self.post_message(self.RowSelected(self, self._cursor_key))
-
-    # ----- columns ------------------------------------------------------------------------
-    @property
-    def shown_keys(self) -> list[str]:
-        """Keys of the columns on screen, in order."""
-        return [k for k, _, _ in self.layout_cols]
-
-    def width_of(self, key: str) -> int:
-        """The width of column ``key`` (0 if it is not shown)."""
-        return next((w for k, _, w in self.layout_cols if k == key), 0)
-
-    def mark_sorted(self, key: str, descending: bool) -> None:
-        """Show ▼ (descending) or ▲ (ascending) after the label of column ``key``."""
-        self.sort_marker = (key, descending)
-        self._build_columns()
-        self.refresh_line(int(self.scroll_y))
-
-    def _label(self, key: str, label: str, width: int) -> Text:
-        """The header label, with the sort marker kept visible in a narrow column."""
-        if self.sort_marker is None or self.sort_marker[0] != key:
-            return Text(label)
-        mark = "▼" if self.sort_marker[1] else "▲"
-        if len(label) + 2 <= width:
-            return Text(f"{label} {mark}")
-        return Text(f"{label[: max(1, width - 1)]}{mark}")
-
-    def _build_columns(self) -> None:
-        self.columns = {
-            ColumnKey(k): Column(ColumnKey(k), self._label(k, label, w), w)
-            for k, label, w in self.layout_cols
-        }
-        self._header = None
-
-    def _apply_layout(self, width: int) -> None:
-        cols = fit_columns(self.COLUMNS, max(10, width - SCROLLBAR))
-        if cols == self.layout_cols:
-            return
-        self.layout_cols = cols
-        self._build_columns()
-        self._lines.clear()
-        self._update_virtual_size()
-        self.refresh()
-
-    def _update_virtual_size(self) -> None:
-        width = sum(w + CELL_PADDING for _, _, w in self.layout_cols)
-        self.virtual_size = Size(width, len(self._keys) + 1)
 
     def on_mount(self) -> None:
         self._apply_layout(self.size.width or self.app.size.width)
