@@ -24,7 +24,7 @@ from urllib.parse import ParseResult
 
 from .._errors import TangoTuiError
 from .._model import Progress, Run, StepInfo, StepState
-from .._workspace import RunSort, StepInfoSort, Workspace
+from .._workspace import RunSort, StepInfoSort, Workspace, select_step_infos
 from ._db import Problem, StepInfoTable
 from ._locks import RunLogWriters
 from ._logs import RunLogScanner, lines_for_step
@@ -151,25 +151,15 @@ class TangoWorkspace(Workspace):
         stop: int | None = None,
     ) -> list[StepInfo]:
         """Records whose unique id or step name contains ``match``, in ``state``, sorted, sliced."""
-        infos = list(self.all_step_infos().values())
-        if match:
-            needle = match.lower()
-            infos = [
-                i
-                for i in infos
-                if needle in i.unique_id.lower() or needle in (i.step_name or "").lower()
-            ]
-        if state is not None:
-            infos = [i for i in infos if i.state == state]
-        if sort_by == StepInfoSort.START_TIME:
-            floor = min((i.start_time for i in infos if i.start_time), default=None)
-            infos.sort(
-                key=lambda i: (i.start_time or floor, i.unique_id) if floor else i.unique_id,
-                reverse=sort_descending,
-            )
-        elif sort_by in (StepInfoSort.UNIQUE_ID, None):
-            infos.sort(key=lambda i: i.unique_id, reverse=sort_descending)
-        return infos[start:stop]
+        return select_step_infos(
+            list(self.all_step_infos().values()),
+            sort_by=sort_by,
+            sort_descending=sort_descending,
+            match=match,
+            state=state,
+            start=start,
+            stop=stop,
+        )
 
     # ----- runs -----------------------------------------------------------------------------
     def run_names(self) -> list[str]:
