@@ -182,3 +182,21 @@ async def test_missing_log_file_waits_for_it(workspace: Path, tmp_path: Path) ->
         assert "not found" in lines.problem
         write(log, ["now it exists"], "w")
         await wait_for(pilot, lambda: texts(lines) == ["now it exists"], what="appeared")
+
+
+async def test_a_change_arriving_while_the_pane_is_taken_down_is_ignored(
+    workspace: Path, tmp_path: Path
+) -> None:
+    # A watcher batch or the 1 s reconcile can reach the log view after its lines widget is
+    # gone (the screen is being popped or the app is closing): that must not crash the app.
+    log = tmp_path / "gone.log"
+    write(log, ["one"], "w")
+    app = make_app(str(workspace))
+    async with app.run_test() as pilot:
+        lines = await open_log(pilot, app, log)
+        view = app.screen.query_one(LogView)
+        await lines.remove()
+        view.files_changed({log}, rescan=True)
+        view._reconcile()
+        await pilot.pause()
+        assert app.is_running

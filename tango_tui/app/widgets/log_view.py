@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Input, Static
 
@@ -114,9 +115,18 @@ class LogView(MatchCounting):
         # the file was being set up, or a write inotify cannot see, shows within a second.
         self.set_interval(1.0, self._reconcile)
 
+    def _mounted_lines(self) -> LogLines | None:
+        """The lines widget, or None while the view is being built or taken down (a watcher
+        batch or the reconcile timer can arrive then)."""
+        try:
+            return self.query_one(LogLines)
+        except NoMatches:
+            return None
+
     def _reconcile(self) -> None:
-        if self.screen.is_current and self.path is not None:
-            self.lines.reload()
+        lines = self._mounted_lines()
+        if lines is not None and self.screen.is_current and lines.path is not None:
+            lines.reload()
 
     def on_unmount(self) -> None:
         if self._watched is not None and hasattr(self.app, "unwatch_file"):
@@ -124,9 +134,14 @@ class LogView(MatchCounting):
 
     def files_changed(self, files: set[Path], *, rescan: bool = False) -> None:
         """Re-read if the shown file is among ``files`` (or on a rescan)."""
-        path = self.path
-        if path is not None and (rescan or not files or Path(os.path.abspath(path)) in files):
-            self.lines.reload()
+        lines = self._mounted_lines()
+        path = lines.path if lines is not None else None
+        if (
+            lines is not None
+            and path is not None
+            and (rescan or not files or Path(os.path.abspath(path)) in files)
+        ):
+            lines.reload()
 
     @on(LogLines.StatusChanged)
     def _status_changed(self, event: LogLines.StatusChanged) -> None:
