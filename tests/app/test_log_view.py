@@ -200,3 +200,22 @@ async def test_a_change_arriving_while_the_pane_is_taken_down_is_ignored(
         view._reconcile()
         await pilot.pause()
         assert app.is_running
+
+
+async def test_a_change_reaching_a_screen_without_its_widgets_is_kept_for_later(
+    workspace: Path, tmp_path: Path
+) -> None:
+    # The same at the screen level: the app hands a batch to the active screen while its
+    # widgets are gone (closing): the screen keeps it instead of crashing.
+    from tango_tui.app.messages import Changes
+
+    log = tmp_path / "later.log"
+    write(log, ["one"], "w")
+    app = make_app(str(workspace))
+    async with app.run_test() as pilot:
+        await open_log(pilot, app, log)
+        screen = app.screen
+        await screen.query_one(LogView).remove()
+        screen.workspace_changed(Changes(files={log}), active=True)
+        await pilot.pause()
+        assert app.is_running and screen._has_missed

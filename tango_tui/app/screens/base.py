@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, cast
 
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -55,10 +56,15 @@ class LiveScreen(Screen[None]):
     def workspace_changed(self, changes: Changes, *, active: bool) -> None:
         """Called by the app with what changed on disk."""
         if active:
-            self.apply_changes(changes)
-        else:
-            self._missed.merge(changes)
-            self._has_missed = True
+            try:
+                self.apply_changes(changes)
+                return
+            except NoMatches:
+                # The screen's widgets are being built or taken down (a batch can arrive while
+                # the app closes or a screen is popped): keep the batch for when it shows again.
+                pass
+        self._missed.merge(changes)
+        self._has_missed = True
 
     def on_screen_resume(self) -> None:
         if self._has_missed:
