@@ -32,9 +32,10 @@ from ._format import (
     write_new_file,
     write_record,
 )
+from ._lazy_infos import LazyStepInfos
 from ._local_cache import fsync_dir
 from ._logs import file_handler
-from ._model import LazyStepInfos, Run, RunStep, utc_now
+from ._model import Run, RunStep, utc_now
 from ._names import encode_step_name, is_component, step_uid, validate_run_name
 from ._run_records import PlanLoader, read_run, read_runs, run_names, run_to_body
 from ._workspace import RunSort

@@ -18,10 +18,10 @@ from typing import Any
 
 from ._errors import RecordError, WorkspaceError
 from ._format import RUN_FORMAT, RUN_RECORD, Layout, parse_record, read_file
+from ._lazy_infos import LazyStepInfos
 from ._lazy_plan import LazyPlan, check_plan_shape, counts_from_json
 from ._liveness import owner_is_alive
 from ._model import (
-    LazyStepInfos,
     Owner,
     Run,
     RunStatus,

@@ -22,8 +22,9 @@ from local_steps import Echo
 from tango_tui.core import _format
 from tango_tui.core._errors import RecordError
 from tango_tui.core._format import STEP_FORMAT, parse_record, read_record
+from tango_tui.core._lazy_infos import LazyStepInfos
 from tango_tui.core._local import LocalWorkspace
-from tango_tui.core._model import LazyStepInfos, Owner, Progress, StepInfo, StepState, utc_now
+from tango_tui.core._model import Owner, Progress, StepInfo, StepState, utc_now
 
 GOOD = b'{"format":"tango-tui.step","version":1,"step":{"unique_id":"A-1","step_class_name":"A"}}'
 
